@@ -1,0 +1,5 @@
+/** Injection token of the `Repository<ApiKeyEntity>` bound to the configured data source. */
+export const API_KEY_REPOSITORY = Symbol('KEYBRIDGE_API_KEY_REPOSITORY');
+
+/** Injection token of the validated, defaults-merged options. */
+export const RESOLVED_OPTIONS = Symbol('KEYBRIDGE_RESOLVED_OPTIONS');

@@ -1,0 +1,30 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { HeaderAPIKeyStrategy } from 'passport-headerapikey';
+import { API_KEY_STRATEGY } from '../api-key.constants.js';
+import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import { ApiKeyService } from '../keys/api-key.service.js';
+import type { Principal } from './principal.interface.js';
+
+/**
+ * The Passport strategy `'api-key'`, for apps that compose `AuthGuard('api-key')` with other strategies.
+ * `ApiKeyPassportGuard` wraps it with the module's error answers, scopes and limits; `ApiKeyGuard` does the
+ * same work faster, without Passport's per-request machinery.
+ */
+@Injectable()
+export class ApiKeyStrategy extends PassportStrategy(HeaderAPIKeyStrategy, API_KEY_STRATEGY) {
+  constructor(
+    private readonly keys: ApiKeyService,
+    @Inject(RESOLVED_OPTIONS) options: ResolvedApiKeyOptions,
+  ) {
+    // An empty prefix: passport-headerapikey builds an unescaped RegExp from it. No request in the callback:
+    // passReqToCallback does not survive the PassportStrategy mixin.
+    super({ header: options.header, prefix: '' }, false);
+  }
+
+  async validate(apiKey: string): Promise<Principal> {
+    const key = await this.keys.authenticate(apiKey);
+    return key.principal;
+  }
+}

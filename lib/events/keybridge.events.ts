@@ -1,0 +1,27 @@
+import type { InvalidKeyReason } from '../errors.js';
+
+/** The client that made a request, as far as the trusted-proxy setting lets us know it. */
+export interface EventClient {
+  ip?: string;
+}
+
+export type KeybridgeEvent =
+  | { type: 'key.created'; keyId: string; subject: string; scopes: readonly string[]; at: Date }
+  | { type: 'key.updated'; keyId: string; changes: readonly string[]; at: Date }
+  | { type: 'key.revoked'; keyId: string; reason: string | null; at: Date }
+  | ({
+      type: 'auth.failed';
+      reason: InvalidKeyReason | 'missing_credentials' | 'key_in_query' | 'insufficient_scope' | 'forbidden_ip' | 'forbidden_referrer';
+      keyId?: string;
+      at: Date;
+    } & EventClient)
+  | ({ type: 'auth.rate_limited'; keyId: string; limit: 'rate' | 'quota'; at: Date } & EventClient)
+  | ({ type: 'auth.unavailable'; message: string; at: Date } & EventClient);
+
+export type KeybridgeEventType = KeybridgeEvent['type'];
+
+/**
+ * Receives every audit event. It is called synchronously on the request path, so keep it cheap (hand the
+ * event to a logger or queue). Events carry key ids and never a key.
+ */
+export type KeybridgeEventListener = (event: KeybridgeEvent) => void;

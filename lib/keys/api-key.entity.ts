@@ -1,0 +1,104 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { KeyEnvironment } from './api-key.format.js';
+
+export const API_KEY_TABLE = 'keybridge_api_keys';
+
+/** A per-key rate limit: at most `limit` requests in each window of `windowSeconds`. */
+export interface KeyRateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** A quota refilled to `amount` every `intervalSeconds`. */
+export interface KeyQuotaRefill {
+  amount: number;
+  intervalSeconds: number;
+}
+
+/**
+ * One API key as stored. The key itself is never stored: `keyHash` is its HMAC-SHA-256 under the pepper.
+ * Every column has an explicit type so the same entity maps onto PostgreSQL, MySQL/MariaDB and SQLite.
+ */
+@Entity({ name: API_KEY_TABLE })
+export class ApiKeyEntity {
+  @PrimaryColumn({ type: 'varchar', length: 40 })
+  id!: string;
+
+  @Index('UQ_keybridge_api_keys_key_hash', { unique: true })
+  @Column({ name: 'key_hash', type: 'varchar', length: 64 })
+  keyHash!: string;
+
+  @Column({ type: 'varchar', length: 48 })
+  hint!: string;
+
+  @Column({ type: 'varchar', length: 8 })
+  environment!: KeyEnvironment;
+
+  @Column({ type: 'varchar', length: 200 })
+  name!: string;
+
+  @Index('IDX_keybridge_api_keys_subject')
+  @Column({ type: 'varchar', length: 200 })
+  subject!: string;
+
+  @Column({ type: 'simple-json' })
+  scopes!: string[];
+
+  @Column({ type: 'simple-json', nullable: true })
+  metadata!: Record<string, unknown> | null;
+
+  @Column({ name: 'allowed_ips', type: 'simple-json', nullable: true })
+  allowedIps!: string[] | null;
+
+  @Column({ name: 'allowed_referrers', type: 'simple-json', nullable: true })
+  allowedReferrers!: string[] | null;
+
+  @Column({ name: 'rate_limit', type: 'simple-json', nullable: true })
+  rateLimit!: KeyRateLimit | null;
+
+  /** Requests left in the quota; `null` means no quota. */
+  @Column({ type: 'integer', nullable: true })
+  remaining!: number | null;
+
+  @Column({ name: 'quota_refill', type: 'simple-json', nullable: true })
+  quotaRefill!: KeyQuotaRefill | null;
+
+  @Column({ name: 'quota_refilled_at', type: Date, nullable: true })
+  quotaRefilledAt!: Date | null;
+
+  @Column({ name: 'usage_count', type: 'integer', default: 0 })
+  usageCount!: number;
+
+  @Column({ name: 'created_at', type: Date })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: Date })
+  updatedAt!: Date;
+
+  @Column({ name: 'expires_at', type: Date, nullable: true })
+  expiresAt!: Date | null;
+
+  @Column({ name: 'last_used_at', type: Date, nullable: true })
+  lastUsedAt!: Date | null;
+
+  @Column({ name: 'disabled_at', type: Date, nullable: true })
+  disabledAt!: Date | null;
+
+  @Column({ name: 'revoked_at', type: Date, nullable: true })
+  revokedAt!: Date | null;
+
+  @Column({ name: 'revoked_reason', type: 'varchar', length: 200, nullable: true })
+  revokedReason!: string | null;
+
+  /** The key this one replaced in a rotation. */
+  @Column({ name: 'rotated_from_id', type: 'varchar', length: 40, nullable: true })
+  rotatedFromId!: string | null;
+
+  /** The key that replaced this one in a rotation. */
+  @Column({ name: 'rotated_to_id', type: 'varchar', length: 40, nullable: true })
+  rotatedToId!: string | null;
+
+  /** When a rotated key stops working; until then the old key and its replacement both work. */
+  @Column({ name: 'grace_ends_at', type: Date, nullable: true })
+  graceEndsAt!: Date | null;
+}

@@ -1,0 +1,244 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { QueryDeepPartialEntity, Repository } from 'typeorm';
+import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFoundError } from '../errors.js';
+import { KeybridgeEventEmitter } from '../events/event.emitter.js';
+import { randomBase62 } from './base62.util.js';
+import type { ApiKeyEntity } from './api-key.entity.js';
+import { generateKey, inspectKey, keyHint } from './api-key.format.js';
+import { ApiKeyHasher } from './api-key.hasher.js';
+import type {
+  ApiKeyStatus,
+  ApiKeyView,
+  CreateApiKeyInput,
+  CreatedApiKey,
+  ListApiKeysQuery,
+  UpdateApiKeyInput,
+  VerifyResult,
+} from './api-key.types.js';
+import { expiryFromDuration, requireText, validateScopes, validateSettings } from './api-key.validation.js';
+import { storeCall } from './store-call.util.js';
+import { TtlCache } from './ttl.cache.js';
+import { UsageRecorder } from './usage.recorder.js';
+import { VerifiedKey } from './verified-key.js';
+
+const KEY_ID_PATTERN = /^key_[0-9A-Za-z]{1,36}$/;
+
+/** Creates, reads, changes, revokes and verifies API keys. Inject it anywhere once the module is imported. */
+@Injectable()
+export class ApiKeyService implements OnModuleDestroy {
+  private readonly hasher: ApiKeyHasher;
+  private readonly verified: TtlCache<VerifiedKey> | undefined;
+  /** Hashes of well-formed keys the store does not hold, so a flood of them costs one query each per TTL. */
+  private readonly unknown: TtlCache<true> | undefined;
+  private readonly usage: UsageRecorder;
+  private readonly events: KeybridgeEventEmitter;
+
+  constructor(
+    @Inject(API_KEY_REPOSITORY) private readonly repository: Repository<ApiKeyEntity>,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+  ) {
+    this.hasher = new ApiKeyHasher(options.pepper);
+    if (options.cache) {
+      this.verified = new TtlCache(options.cache.max, options.cache.ttlMs, options.clock);
+      this.unknown = new TtlCache(options.cache.max, options.cache.ttlMs, options.clock);
+    }
+    this.usage = new UsageRecorder(repository, options.usageFlushMs);
+    this.events = new KeybridgeEventEmitter(options.onEvent);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.usage.close();
+  }
+
+  /** Creates a key. The returned `key` is the only time the key is ever available: show it once. */
+  async create(input: CreateApiKeyInput): Promise<CreatedApiKey> {
+    if (input === null || typeof input !== 'object') throw new InvalidArgumentError('Expected key settings.');
+    const now = this.options.clock();
+    const settings = validateSettings({ ...input, name: requireText(input.name, 'name'), scopes: validateScopes(input.scopes) }, now);
+    if (input.expiresIn !== undefined) {
+      if (input.expiresAt !== undefined && input.expiresAt !== null) {
+        throw new InvalidArgumentError('Give expiresAt or expiresIn, not both.');
+      }
+      settings.expiresAt = expiryFromDuration(input.expiresIn, now);
+    }
+    const environment = input.environment ?? this.options.defaultEnvironment;
+    if (environment !== 'live' && environment !== 'test') {
+      throw new InvalidArgumentError('environment must be "live" or "test".');
+    }
+    const id = `key_${randomBase62(22)}`;
+    const prefix = this.options.prefixes[environment];
+    const key = generateKey(prefix);
+    const createdAt = new Date(now);
+    const record: ApiKeyEntity = {
+      id,
+      keyHash: this.hasher.hash(key),
+      hint: keyHint(key, prefix),
+      environment,
+      name: settings.name!,
+      subject: input.subject === undefined ? id : requireText(input.subject, 'subject'),
+      scopes: settings.scopes!,
+      metadata: settings.metadata ?? null,
+      allowedIps: settings.allowedIps ?? null,
+      allowedReferrers: settings.allowedReferrers ?? null,
+      rateLimit: settings.rateLimit ?? null,
+      remaining: settings.remaining ?? null,
+      quotaRefill: settings.quotaRefill ?? null,
+      quotaRefilledAt: settings.quotaRefill ? createdAt : null,
+      usageCount: 0,
+      createdAt,
+      updatedAt: createdAt,
+      expiresAt: settings.expiresAt ?? null,
+      lastUsedAt: null,
+      disabledAt: null,
+      revokedAt: null,
+      revokedReason: null,
+      rotatedFromId: null,
+      rotatedToId: null,
+      graceEndsAt: null,
+    };
+    await this.store(() => this.repository.insert(record as QueryDeepPartialEntity<ApiKeyEntity>));
+    this.events.emit({ type: 'key.created', keyId: id, subject: record.subject, scopes: record.scopes, at: createdAt });
+    return { ...this.toView(record, now), key };
+  }
+
+  async list(query: ListApiKeysQuery = {}): Promise<ApiKeyView[]> {
+    const limit = query.limit ?? 100;
+    const offset = query.offset ?? 0;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new InvalidArgumentError('limit must be a whole number from 1 to 1000.');
+    }
+    if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError('offset must be 0 or more.');
+    const qb = this.repository.createQueryBuilder('k').orderBy('k.createdAt', 'DESC').addOrderBy('k.id', 'ASC');
+    if (query.subject !== undefined) qb.andWhere('k.subject = :subject', { subject: requireText(query.subject, 'subject') });
+    if (!query.includeRevoked) qb.andWhere('k.revokedAt IS NULL');
+    const records = await this.store(() => qb.take(limit).skip(offset).getMany());
+    const now = this.options.clock();
+    return records.map((r) => this.toView(r, now));
+  }
+
+  async get(id: string): Promise<ApiKeyView> {
+    return this.toView(await this.find(id), this.options.clock());
+  }
+
+  async update(id: string, patch: UpdateApiKeyInput): Promise<ApiKeyView> {
+    const now = this.options.clock();
+    const changes = validateSettings(patch, now);
+    const record = await this.find(id);
+    if (record.revokedAt) throw new KeyConflictError(`API key "${id}" is revoked and can no longer be changed.`);
+    const changed = Object.keys(changes);
+    if (changed.length === 0) return this.toView(record, now);
+    if (changes.quotaRefill && !record.quotaRefill) Object.assign(changes, { quotaRefilledAt: new Date(now) });
+    Object.assign(record, changes, { updatedAt: new Date(now) });
+    await this.store(() => this.repository.update({ id }, { ...changes, updatedAt: record.updatedAt } as QueryDeepPartialEntity<ApiKeyEntity>));
+    this.forget(record.keyHash);
+    this.events.emit({ type: 'key.updated', keyId: id, changes: changed, at: record.updatedAt });
+    return this.toView(record, now);
+  }
+
+  /** Revokes a key at once. Revoking a revoked key changes nothing. */
+  async revoke(id: string, reason?: string): Promise<ApiKeyView> {
+    const now = this.options.clock();
+    const revokedReason = reason === undefined ? null : requireText(reason, 'reason');
+    const record = await this.find(id);
+    if (!record.revokedAt) {
+      record.revokedAt = new Date(now);
+      record.revokedReason = revokedReason;
+      record.updatedAt = record.revokedAt;
+      const revokedAt = record.revokedAt;
+      await this.store(() => this.repository.update({ id }, { revokedAt, revokedReason, updatedAt: revokedAt }));
+      this.events.emit({ type: 'key.revoked', keyId: id, reason: revokedReason, at: record.revokedAt });
+    }
+    this.forget(record.keyHash);
+    return this.toView(record, now);
+  }
+
+  /**
+   * Checks a key and says whether it may be used, with the precise reason when not. Throws only when the
+   * key store cannot be reached (`AuthUnavailableError`).
+   */
+  async verify(key: string): Promise<VerifyResult> {
+    try {
+      const verified = await this.authenticate(key);
+      return { valid: true, keyId: verified.id, principal: verified.principal };
+    } catch (error) {
+      if (error instanceof InvalidApiKeyError) {
+        this.events.emit({ type: 'auth.failed', reason: error.reason, keyId: error.keyId, at: new Date(this.options.clock()) });
+        return { valid: false, reason: error.reason, ...(error.keyId ? { keyId: error.keyId } : {}) };
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The stored key behind a presented one, or `InvalidApiKeyError` with the reason. Malformed keys are
+   * refused before hashing; cached keys are answered from memory; otherwise one indexed query.
+   */
+  authenticate(key: string): VerifiedKey | Promise<VerifiedKey> {
+    const shape = typeof key === 'string' ? inspectKey(key, this.options.prefixes) : { problem: 'malformed' as const };
+    if ('problem' in shape) throw new InvalidApiKeyError(shape.problem, this.options.challenge);
+    const keyHash = this.hasher.hash(key);
+    const cached = this.verified?.get(keyHash);
+    if (cached) return this.admit(cached);
+    if (this.unknown?.get(keyHash)) throw new InvalidApiKeyError('unknown', this.options.challenge);
+    return this.load(keyHash);
+  }
+
+  /** Counts one use of a key; written to the store in the next batch. */
+  recordUse(keyId: string): void {
+    this.usage.record(keyId, this.options.clock());
+  }
+
+  /** Writes pending usage counts now (they are otherwise written every `usageFlushInterval`). */
+  flushUsage(): Promise<void> {
+    return this.usage.flush();
+  }
+
+  private async load(keyHash: string): Promise<VerifiedKey> {
+    const record = await this.store(() => this.repository.findOneBy({ keyHash }));
+    if (!record || !ApiKeyHasher.same(record.keyHash, keyHash)) {
+      this.unknown?.set(keyHash, true);
+      throw new InvalidApiKeyError('unknown', this.options.challenge);
+    }
+    const verified = new VerifiedKey(record);
+    this.verified?.set(keyHash, verified);
+    return this.admit(verified);
+  }
+
+  /** A key-store operation that fails closed (503) when the store is down or slow. */
+  private store<T>(operation: () => Promise<T>): Promise<T> {
+    return storeCall(this.options.storeTimeoutMs, operation);
+  }
+
+  private admit(verified: VerifiedKey): VerifiedKey {
+    const refusal = verified.refusal(this.options.clock());
+    if (refusal) throw new InvalidApiKeyError(refusal, this.options.challenge, verified.id);
+    return verified;
+  }
+
+  private forget(keyHash: string): void {
+    this.verified?.delete(keyHash);
+  }
+
+  private async find(id: string): Promise<ApiKeyEntity> {
+    if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id)) throw new KeyNotFoundError(String(id).slice(0, 64));
+    const record = await this.store(() => this.repository.findOneBy({ id }));
+    if (!record) throw new KeyNotFoundError(id);
+    return record;
+  }
+
+  private toView(record: ApiKeyEntity, now: number): ApiKeyView {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { keyHash: _hash, quotaRefilledAt: _refilled, ...view } = record;
+    return { ...view, status: statusOf(record, now) };
+  }
+}
+
+function statusOf(record: ApiKeyEntity, now: number): ApiKeyStatus {
+  if (record.revokedAt && record.revokedAt.getTime() <= now) return 'revoked';
+  if (record.disabledAt && record.disabledAt.getTime() <= now) return 'disabled';
+  const ends = [record.expiresAt, record.graceEndsAt].filter((d): d is Date => d !== null);
+  if (ends.some((d) => d.getTime() <= now)) return 'expired';
+  return 'active';
+}

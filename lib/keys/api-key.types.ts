@@ -1,0 +1,86 @@
+import type { Duration } from '../duration.util.js';
+import type { InvalidKeyReason } from '../errors.js';
+import type { Principal } from '../auth/principal.interface.js';
+import type { KeyEnvironment } from './api-key.format.js';
+import type { KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
+
+export type ApiKeyStatus = 'active' | 'expired' | 'revoked' | 'disabled';
+
+/** A stored key as the service returns it: everything but the hash. Safe to log and to send to admins. */
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  subject: string;
+  environment: KeyEnvironment;
+  /** Prefix and last four characters, for display. */
+  hint: string;
+  scopes: string[];
+  status: ApiKeyStatus;
+  metadata: Record<string, unknown> | null;
+  allowedIps: string[] | null;
+  allowedReferrers: string[] | null;
+  rateLimit: KeyRateLimit | null;
+  remaining: number | null;
+  quotaRefill: KeyQuotaRefill | null;
+  usageCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  disabledAt: Date | null;
+  revokedAt: Date | null;
+  revokedReason: string | null;
+  rotatedFromId: string | null;
+  rotatedToId: string | null;
+  graceEndsAt: Date | null;
+}
+
+/** A new key: the stored record plus the key itself, which is shown this once and never again. */
+export interface CreatedApiKey extends ApiKeyView {
+  key: string;
+}
+
+/** The settings of a key that can be given at creation and changed later. */
+export interface ApiKeySettings {
+  name?: string;
+  scopes?: readonly string[];
+  metadata?: Record<string, unknown> | null;
+  /** When the key stops working; `null` for never. */
+  expiresAt?: Date | string | null;
+  /** IP addresses and CIDR blocks the key may be used from; `null` or empty for anywhere. */
+  allowedIps?: readonly string[] | null;
+  /** Host names (`*.example.com`) or origins the key may be used from; `null` or empty for anywhere. */
+  allowedReferrers?: readonly string[] | null;
+  /** This key's own rate limit; `null` falls back to the module default. */
+  rateLimit?: { limit: number; window: Duration } | null;
+  /** Requests left; `null` for no quota. */
+  remaining?: number | null;
+  /** Refill the quota to `amount` every `interval`. */
+  quotaRefill?: { amount: number; interval: Duration } | null;
+}
+
+export interface CreateApiKeyInput extends ApiKeySettings {
+  name: string;
+  scopes: readonly string[];
+  /** The owner: an app or a team member. Default: the key's own id. */
+  subject?: string;
+  environment?: KeyEnvironment;
+  /** Alternative to `expiresAt`: a duration from now such as `'30d'`. */
+  expiresIn?: Duration;
+}
+
+export type UpdateApiKeyInput = ApiKeySettings;
+
+export interface ListApiKeysQuery {
+  subject?: string;
+  /** Include revoked keys. Default false. */
+  includeRevoked?: boolean;
+  /** Default 100, at most 1000. */
+  limit?: number;
+  offset?: number;
+}
+
+/** The answer of `ApiKeyService.verify()`: never throws for a bad key, says why instead. */
+export type VerifyResult =
+  | { valid: true; keyId: string; principal: Principal }
+  | { valid: false; reason: InvalidKeyReason; keyId?: string };

@@ -1,0 +1,137 @@
+import { isValidScope, MAX_SCOPES_PER_KEY } from '../auth/scope.matcher.js';
+import { parseDuration } from '../duration.util.js';
+import { InvalidArgumentError } from '../errors.js';
+import { isValidCidr } from '../limits/ip-allowlist.js';
+import { isValidReferrerPattern } from '../limits/referrer.matcher.js';
+import type { ApiKeyEntity } from './api-key.entity.js';
+import type { ApiKeySettings } from './api-key.types.js';
+
+const MAX_TEXT = 200;
+const MAX_METADATA_BYTES = 8192;
+const MAX_LIST_ENTRIES = 100;
+
+type SettingColumns = Pick<
+  ApiKeyEntity,
+  'name' | 'scopes' | 'metadata' | 'expiresAt' | 'allowedIps' | 'allowedReferrers' | 'rateLimit' | 'remaining' | 'quotaRefill'
+>;
+
+/**
+ * Checks the settings of a key and turns them into column values. Only fields present in `input` are
+ * returned, so the same function serves creation and partial updates. Throws `InvalidArgumentError` (400).
+ */
+export function validateSettings(input: ApiKeySettings, now: number): Partial<SettingColumns> {
+  if (input === null || typeof input !== 'object') throw new InvalidArgumentError('Expected an object of key settings.');
+  const out: Partial<SettingColumns> = {};
+  if (input.name !== undefined) out.name = requireText(input.name, 'name');
+  if (input.scopes !== undefined) out.scopes = validateScopes(input.scopes);
+  if (input.metadata !== undefined) out.metadata = validateMetadata(input.metadata);
+  if (input.expiresAt !== undefined) out.expiresAt = validateExpiry(input.expiresAt, now);
+  if (input.allowedIps !== undefined) {
+    out.allowedIps = validateList(input.allowedIps, 'allowedIps', isValidCidr, 'an IP address or CIDR block');
+  }
+  if (input.allowedReferrers !== undefined) {
+    out.allowedReferrers = validateList(
+      input.allowedReferrers,
+      'allowedReferrers',
+      isValidReferrerPattern,
+      'a host name, *.domain or origin',
+    );
+  }
+  if (input.rateLimit !== undefined) out.rateLimit = validateRateLimit(input.rateLimit);
+  if (input.remaining !== undefined) {
+    if (input.remaining !== null && (!Number.isSafeInteger(input.remaining) || input.remaining < 0)) {
+      throw new InvalidArgumentError('remaining must be a whole number of requests, 0 or more, or null.');
+    }
+    out.remaining = input.remaining;
+  }
+  if (input.quotaRefill !== undefined) out.quotaRefill = validateRefill(input.quotaRefill);
+  return out;
+}
+
+export function requireText(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_TEXT || /[\x00-\x1f\x7f]/.test(value)) {
+    throw new InvalidArgumentError(`${field} must be a non-empty string of at most ${MAX_TEXT} printable characters.`);
+  }
+  return value.trim();
+}
+
+export function validateScopes(scopes: unknown): string[] {
+  if (!Array.isArray(scopes)) throw new InvalidArgumentError('scopes must be an array of scope strings.');
+  if (scopes.length > MAX_SCOPES_PER_KEY) {
+    throw new InvalidArgumentError(`A key can hold at most ${MAX_SCOPES_PER_KEY} scopes.`);
+  }
+  const invalid = scopes.filter((s) => !isValidScope(s));
+  if (invalid.length > 0) {
+    throw new InvalidArgumentError(
+      `Invalid scope ${JSON.stringify(String(invalid[0]).slice(0, 64))}: use ":"-separated words of letters, digits and _ . - /, optionally ending in ":*" (like "orders:read" or "orders:*").`,
+    );
+  }
+  return [...new Set(scopes as string[])];
+}
+
+function validateMetadata(metadata: unknown): Record<string, unknown> | null {
+  if (metadata === null) return null;
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw new InvalidArgumentError('metadata must be a JSON object or null.');
+  }
+  const json = JSON.stringify(metadata);
+  if (Buffer.byteLength(json) > MAX_METADATA_BYTES) {
+    throw new InvalidArgumentError(`metadata must serialize to at most ${MAX_METADATA_BYTES} bytes of JSON.`);
+  }
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
+function validateExpiry(value: unknown, now: number): Date | null {
+  if (value === null) return null;
+  const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw new InvalidArgumentError('expiresAt must be a date (ISO 8601 string) or null.');
+  }
+  if (date.getTime() <= now) throw new InvalidArgumentError('expiresAt must be in the future.');
+  return date;
+}
+
+/** `expiresIn` as an absolute date. */
+export function expiryFromDuration(value: unknown, now: number): Date {
+  const ms = parseDuration(value as string);
+  if (ms === undefined || ms <= 0) {
+    throw new InvalidArgumentError('expiresIn must be a positive duration such as "30d" or "12h".');
+  }
+  return new Date(now + ms);
+}
+
+function validateList(
+  value: unknown,
+  field: string,
+  isValid: (entry: unknown) => boolean,
+  what: string,
+): string[] | null {
+  if (value === null) return null;
+  if (!Array.isArray(value)) throw new InvalidArgumentError(`${field} must be an array or null.`);
+  if (value.length > MAX_LIST_ENTRIES) throw new InvalidArgumentError(`${field} holds at most ${MAX_LIST_ENTRIES} entries.`);
+  const bad = value.find((entry) => !isValid(entry));
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(`${field} entry ${JSON.stringify(String(bad).slice(0, 64))} is not ${what}.`);
+  }
+  return value.length > 0 ? [...new Set(value as string[])] : null;
+}
+
+function validateRateLimit(value: unknown): { limit: number; windowSeconds: number } | null {
+  if (value === null) return null;
+  const { limit, window } = (value ?? {}) as { limit?: unknown; window?: unknown };
+  const windowMs = parseDuration(window as string);
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || windowMs === undefined || windowMs < 1000) {
+    throw new InvalidArgumentError('rateLimit must be { limit: positive integer, window: duration of at least "1s" } or null.');
+  }
+  return { limit: limit as number, windowSeconds: Math.round(windowMs / 1000) };
+}
+
+function validateRefill(value: unknown): { amount: number; intervalSeconds: number } | null {
+  if (value === null) return null;
+  const { amount, interval } = (value ?? {}) as { amount?: unknown; interval?: unknown };
+  const intervalMs = parseDuration(interval as string);
+  if (!Number.isSafeInteger(amount) || (amount as number) < 1 || intervalMs === undefined || intervalMs < 1000) {
+    throw new InvalidArgumentError('quotaRefill must be { amount: positive integer, interval: duration such as "1d" } or null.');
+  }
+  return { amount: amount as number, intervalSeconds: Math.round(intervalMs / 1000) };
+}

@@ -1,0 +1,69 @@
+import type { Principal } from '../auth/principal.interface.js';
+import { GrantedScopes } from '../auth/scope.matcher.js';
+import { IpAllowList } from '../limits/ip-allowlist.js';
+import { ReferrerMatcher } from '../limits/referrer.matcher.js';
+import type { ApiKeyEntity, KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
+
+/**
+ * What the hot path needs to know about a stored key, prepared once per cache fill: the principal handed to
+ * controllers (frozen and shared), pre-built scope, IP and referrer matchers, and the deadlines as numbers.
+ */
+export class VerifiedKey {
+  private static readonly byPrincipal = new WeakMap<Principal, VerifiedKey>();
+
+  /** The verified key a principal was made from, for guards that only receive the principal (Passport). */
+  static of(principal: Principal): VerifiedKey | undefined {
+    return VerifiedKey.byPrincipal.get(principal);
+  }
+
+  readonly id: string;
+  readonly keyHash: string;
+  readonly principal: Principal;
+  readonly scopes: GrantedScopes;
+  readonly ipAllowList: IpAllowList | null;
+  readonly referrers: ReferrerMatcher | null;
+  readonly rateLimit: KeyRateLimit | null;
+  readonly hasQuota: boolean;
+  readonly quotaRefill: KeyQuotaRefill | null;
+  private readonly expiresAtMs: number | null;
+  private readonly revokedAtMs: number | null;
+  private readonly disabledAtMs: number | null;
+
+  constructor(record: ApiKeyEntity) {
+    this.id = record.id;
+    this.keyHash = record.keyHash;
+    this.principal = Object.freeze({
+      type: 'api_key' as const,
+      keyId: record.id,
+      subject: record.subject,
+      name: record.name,
+      environment: record.environment,
+      scopes: Object.freeze([...record.scopes]),
+      metadata: record.metadata ? Object.freeze({ ...record.metadata }) : null,
+    });
+    VerifiedKey.byPrincipal.set(this.principal, this);
+    this.scopes = new GrantedScopes(record.scopes);
+    this.ipAllowList = record.allowedIps?.length ? new IpAllowList(record.allowedIps) : null;
+    this.referrers = record.allowedReferrers?.length ? new ReferrerMatcher(record.allowedReferrers) : null;
+    this.rateLimit = record.rateLimit;
+    this.hasQuota = record.remaining !== null;
+    this.quotaRefill = record.quotaRefill;
+    this.expiresAtMs = earliest(record.expiresAt, record.graceEndsAt);
+    this.revokedAtMs = record.revokedAt ? record.revokedAt.getTime() : null;
+    this.disabledAtMs = record.disabledAt ? record.disabledAt.getTime() : null;
+  }
+
+  /** Why the key cannot be used at `now`, or `undefined` when it can. */
+  refusal(now: number): 'revoked' | 'disabled' | 'expired' | undefined {
+    if (this.revokedAtMs !== null && this.revokedAtMs <= now) return 'revoked';
+    if (this.disabledAtMs !== null && this.disabledAtMs <= now) return 'disabled';
+    if (this.expiresAtMs !== null && this.expiresAtMs <= now) return 'expired';
+    return undefined;
+  }
+}
+
+function earliest(...dates: (Date | null)[]): number | null {
+  let min: number | null = null;
+  for (const date of dates) if (date && (min === null || date.getTime() < min)) min = date.getTime();
+  return min;
+}

@@ -1,0 +1,34 @@
+import { isIP } from 'node:net';
+
+/** Just the parts of an Express or Fastify request the library reads. */
+export interface IncomingRequestLike {
+  headers: Record<string, string | string[] | undefined>;
+  socket?: { remoteAddress?: string };
+  url?: string;
+  originalUrl?: string;
+}
+
+/**
+ * The client address, trusting exactly `trustedProxies` hops of `X-Forwarded-For` counted from the right
+ * (the entries our own proxies appended). Entries further left are the client's own claims and are ignored,
+ * so a spoofed header can neither hide a client nor pin its traffic on somebody else.
+ */
+export function clientAddress(request: IncomingRequestLike, trustedProxies: number): string | undefined {
+  const socketAddress = normalizeAddress(request.socket?.remoteAddress);
+  if (trustedProxies === 0) return socketAddress;
+  const header = request.headers['x-forwarded-for'];
+  const raw = Array.isArray(header) ? header.join(',') : header;
+  if (!raw) return socketAddress;
+  const hops = raw.split(',').map((h) => h.trim()).filter(Boolean);
+  // The socket peer is the nearest proxy; each trusted proxy adds the address it saw at the right end.
+  const candidate = hops[hops.length - trustedProxies];
+  const address = normalizeAddress(candidate);
+  return address ?? socketAddress;
+}
+
+/** A bare IP address (IPv4-mapped IPv6 unwrapped), or `undefined` when `value` is not one. */
+export function normalizeAddress(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const address = value.startsWith('::ffff:') && isIP(value.slice(7)) === 4 ? value.slice(7) : value;
+  return isIP(address) ? address : undefined;
+}

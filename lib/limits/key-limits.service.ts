@@ -1,0 +1,84 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Repository } from 'typeorm';
+import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import { ForbiddenOriginError, QuotaExhaustedError, RateLimitedError, rateLimitHeaders } from '../errors.js';
+import type { ApiKeyEntity } from '../keys/api-key.entity.js';
+import { storeCall } from '../keys/store-call.util.js';
+import type { VerifiedKey } from '../keys/verified-key.js';
+import type { IncomingRequestLike } from './client-address.util.js';
+import { KeyRateLimiter } from './key-rate.limiter.js';
+
+/** Seconds announced in `Retry-After` when a quota without refill is used up: it only returns if topped up. */
+const NO_REFILL_RETRY_SECONDS = 86_400;
+
+/** The per-key controls applied after a key is known to be valid: origin, rate limit, quota. */
+@Injectable()
+export class KeyLimitsService {
+  private readonly rateLimiter = new KeyRateLimiter();
+
+  constructor(
+    @Inject(API_KEY_REPOSITORY) private readonly repository: Repository<ApiKeyEntity>,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+  ) {}
+
+  /** Throws `ForbiddenOriginError` when the key is restricted to addresses or referrers the request is not from. */
+  checkOrigin(key: VerifiedKey, request: IncomingRequestLike, clientIp: string | undefined): void {
+    if (key.ipAllowList && !key.ipAllowList.allows(clientIp)) throw new ForbiddenOriginError('ip');
+    if (key.referrers) {
+      const origin = request.headers.origin ?? request.headers.referer;
+      if (!key.referrers.allows(Array.isArray(origin) ? origin[0] : origin)) throw new ForbiddenOriginError('referrer');
+    }
+  }
+
+  /**
+   * Counts the request against the key's rate limit and quota. Returns the `RateLimit-*` headers to send,
+   * or throws `RateLimitedError` / `QuotaExhaustedError` (429) or `AuthUnavailableError` (503).
+   */
+  async consume(key: VerifiedKey): Promise<Record<string, string> | undefined> {
+    let headers: Record<string, string> | undefined;
+    const limit = key.rateLimit ?? this.options.rateLimit;
+    if (limit) {
+      const decision = await this.rateLimiter.consume(key.id, limit.limit, limit.windowSeconds);
+      if (!decision.allowed) throw new RateLimitedError(decision);
+      headers = rateLimitHeaders(decision);
+    }
+    if (key.hasQuota) await this.consumeQuota(key);
+    return headers;
+  }
+
+  private async consumeQuota(key: VerifiedKey): Promise<void> {
+    const now = this.options.clock();
+    const refill = key.quotaRefill;
+    const consumed = await storeCall(this.options.storeTimeoutMs, async () => {
+      if (refill) {
+        await this.repository
+          .createQueryBuilder()
+          .update()
+          .set({ remaining: refill.amount, quotaRefilledAt: new Date(now) })
+          .where('id = :id AND (quota_refilled_at IS NULL OR quota_refilled_at <= :due)', {
+            id: key.id,
+            due: new Date(now - refill.intervalSeconds * 1000),
+          })
+          .execute();
+      }
+      const result = await this.repository
+        .createQueryBuilder()
+        .update()
+        .set({ remaining: () => 'remaining - 1' })
+        .where('id = :id AND remaining > 0', { id: key.id })
+        .execute();
+      return (result.affected ?? 0) > 0;
+    });
+    if (consumed) return;
+    let resetSeconds = NO_REFILL_RETRY_SECONDS;
+    if (refill) {
+      const record = await storeCall(this.options.storeTimeoutMs, () =>
+        this.repository.findOne({ where: { id: key.id }, select: { id: true, quotaRefilledAt: true } }),
+      );
+      const refilledAt = record?.quotaRefilledAt?.getTime() ?? now;
+      resetSeconds = Math.max(1, (refilledAt + refill.intervalSeconds * 1000 - now) / 1000);
+    }
+    throw new QuotaExhaustedError({ limit: refill?.amount ?? 0, remaining: 0, resetSeconds });
+  }
+}

@@ -1,0 +1,6 @@
+import { CreateKeybridgeApiKeys1763800000000 } from './1763800000000-create-api-keys.migration.js';
+
+/** The migrations to add to the app's DataSource `migrations`, in order. They pick the dialect themselves. */
+export const KEYBRIDGE_MIGRATIONS = [CreateKeybridgeApiKeys1763800000000] as const;
+
+export { CreateKeybridgeApiKeys1763800000000 };
