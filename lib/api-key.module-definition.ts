@@ -9,8 +9,11 @@ export const {
 } = new ConfigurableModuleBuilder<ApiKeyModuleOptions>({ moduleName: 'ApiKey' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createApiKeyOptions')
-  .setExtras<ApiKeyModuleExtras>({ isGlobal: true, globalGuard: false, dataSource: undefined }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-  }))
+  .setExtras<ApiKeyModuleExtras>(
+    { isGlobal: true, globalGuard: false, dataSource: undefined },
+    (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+    }),
+  )
   .build();

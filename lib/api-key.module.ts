@@ -64,7 +64,10 @@ export class ApiKeyModule extends ConfigurableApiKeyModule {
     if (extras.globalGuard) providers.push({ provide: APP_GUARD, useExisting: ApiKeyGuard });
     return {
       ...definition,
-      imports: [...(definition.imports ?? []), TypeOrmModule.forFeature([...KEYBRIDGE_ENTITIES], extras.dataSource)],
+      imports: [
+        ...(definition.imports ?? []),
+        TypeOrmModule.forFeature([...KEYBRIDGE_ENTITIES], extras.dataSource),
+      ],
       providers,
       exports: [...(definition.exports ?? []), ...EXPORTED],
     };

@@ -2,7 +2,12 @@ import { DEFAULT_API_KEY_HEADER, DEFAULT_QUERY_KEY_PARAMETERS } from './api-key.
 import { parseDuration, type Duration } from './duration.util.js';
 import { InvalidOptionsError } from './errors.js';
 import type { KeybridgeEventListener } from './events/keybridge.events.js';
-import { DEFAULT_KEY_PREFIXES, isValidPrefix, type KeyEnvironment, type KeyPrefixes } from './keys/api-key.format.js';
+import {
+  DEFAULT_KEY_PREFIXES,
+  isValidPrefix,
+  type KeyEnvironment,
+  type KeyPrefixes,
+} from './keys/api-key.format.js';
 
 /** What `ApiKeyModule.forRoot()` / `forRootAsync()` accept. Every field is optional. */
 export interface ApiKeyModuleOptions {
@@ -135,7 +140,8 @@ export function resolveOptions(
   } else if (options.cache !== undefined) {
     const ttlMs = options.cache.ttl === undefined ? 5000 : parseDuration(options.cache.ttl);
     const max = options.cache.max ?? 10_000;
-    if (ttlMs === undefined || ttlMs <= 0) problems.push('cache.ttl must be a positive duration such as "5s".');
+    if (ttlMs === undefined || ttlMs <= 0)
+      problems.push('cache.ttl must be a positive duration such as "5s".');
     if (!Number.isInteger(max) || max < 1) problems.push('cache.max must be a positive integer.');
     resolved.cache = { ttlMs: ttlMs ?? 5000, max };
   }
@@ -148,12 +154,16 @@ export function resolveOptions(
 
   if (options.usageFlushInterval !== undefined) {
     const ms = parseDuration(options.usageFlushInterval);
-    if (ms === undefined || ms < 100) problems.push('usageFlushInterval must be a duration of at least "100ms".');
+    if (ms === undefined || ms < 100)
+      problems.push('usageFlushInterval must be a duration of at least "100ms".');
     else resolved.usageFlushMs = ms;
   }
 
   if (options.queryKeyParameters !== undefined) {
-    if (!Array.isArray(options.queryKeyParameters) || options.queryKeyParameters.some((p) => typeof p !== 'string')) {
+    if (
+      !Array.isArray(options.queryKeyParameters) ||
+      options.queryKeyParameters.some((p) => typeof p !== 'string')
+    ) {
       problems.push('queryKeyParameters must be an array of parameter names.');
     } else resolved.queryKeyParameters = [...options.queryKeyParameters];
   }
@@ -170,11 +180,16 @@ export function resolveOptions(
       problems.push('rateLimit.limit must be a positive integer.');
     } else if (windowMs === undefined || windowMs < 1000) {
       problems.push('rateLimit.window must be a duration of at least one second, such as "1m".');
-    } else resolved.rateLimit = { limit: options.rateLimit.limit, windowSeconds: Math.round(windowMs / 1000) };
+    } else
+      resolved.rateLimit = { limit: options.rateLimit.limit, windowSeconds: Math.round(windowMs / 1000) };
   }
 
   if (options.realm !== undefined) {
-    if (typeof options.realm !== 'string' || !/^[\x20-\x7e]*$/.test(options.realm) || options.realm.includes('"')) {
+    if (
+      typeof options.realm !== 'string' ||
+      !/^[\x20-\x7e]*$/.test(options.realm) ||
+      options.realm.includes('"')
+    ) {
       problems.push('realm must be printable ASCII without double quotes.');
     } else resolved.realm = options.realm;
   }
@@ -185,7 +200,8 @@ export function resolveOptions(
   }
 
   if (options.clock !== undefined) {
-    if (typeof options.clock !== 'function') problems.push('clock must be a function returning milliseconds.');
+    if (typeof options.clock !== 'function')
+      problems.push('clock must be a function returning milliseconds.');
     else resolved.clock = options.clock;
   }
 

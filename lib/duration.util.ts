@@ -1,7 +1,14 @@
 /** A length of time: a number of seconds, or a string such as `'500ms'`, `'30s'`, `'15m'`, `'24h'`, `'30d'`. */
 export type Duration = number | string;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
 const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
 
 /** Milliseconds in `value`, or `undefined` when it is not a duration. */

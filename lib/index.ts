@@ -40,7 +40,11 @@ export { GrantedScopes, isValidScope } from './auth/scope.matcher.js';
 export { KeyLimitsService } from './limits/key-limits.service.js';
 export { clientAddress } from './limits/client-address.util.js';
 
-export type { KeybridgeEvent, KeybridgeEventListener, KeybridgeEventType } from './events/keybridge.events.js';
+export type {
+  KeybridgeEvent,
+  KeybridgeEventListener,
+  KeybridgeEventType,
+} from './events/keybridge.events.js';
 
 export { KEYBRIDGE_MIGRATIONS, CreateKeybridgeApiKeys1763800000000 } from './migrations/index.js';
 

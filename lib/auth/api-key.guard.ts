@@ -1,7 +1,11 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ApiKeyService } from '../keys/api-key.service.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
-import { RequestAuthenticator, type AuthenticatedRequest, type RouteRequirements } from './request.authenticator.js';
+import {
+  RequestAuthenticator,
+  type AuthenticatedRequest,
+  type RouteRequirements,
+} from './request.authenticator.js';
 
 /**
  * The module's guard: authenticates the `X-API-Key` header, then applies `@Scopes()`, origin restrictions,
@@ -58,7 +62,9 @@ export class ApiKeyGuard implements CanActivate {
     try {
       const result = this.authenticator.authorize(key, requirements, request, response);
       if (result === true) return true;
-      return result.catch((error: unknown) => Promise.reject(this.authenticator.reject(error, request, response, key.id)));
+      return result.catch((error: unknown) =>
+        Promise.reject(this.authenticator.reject(error, request, response, key.id)),
+      );
     } catch (error) {
       throw this.authenticator.reject(error, request, response, key.id);
     }

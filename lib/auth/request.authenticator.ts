@@ -149,15 +149,27 @@ export class RequestAuthenticator {
   }
 
   private unexpected(error: unknown): KeybridgeError {
-    this.logger.error(`Authentication failed closed: ${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`);
+    this.logger.error(
+      `Authentication failed closed: ${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`,
+    );
     return new AuthUnavailableError(error);
   }
 
-  private emitRefusal(refusal: KeybridgeError, request: IncomingRequestLike, keyId: string | undefined): void {
+  private emitRefusal(
+    refusal: KeybridgeError,
+    request: IncomingRequestLike,
+    keyId: string | undefined,
+  ): void {
     const at = new Date(this.options.clock());
     const ip = this.clientIp(request);
     if (refusal instanceof InvalidApiKeyError) {
-      this.events.emit({ type: 'auth.failed', reason: refusal.reason, keyId: refusal.keyId ?? keyId, ip, at });
+      this.events.emit({
+        type: 'auth.failed',
+        reason: refusal.reason,
+        keyId: refusal.keyId ?? keyId,
+        ip,
+        at,
+      });
     } else if (refusal instanceof MissingCredentialsError) {
       this.events.emit({ type: 'auth.failed', reason: 'missing_credentials', ip, at });
     } else if (refusal instanceof ApiKeyInQueryError) {
@@ -165,9 +177,21 @@ export class RequestAuthenticator {
     } else if (refusal instanceof InsufficientScopeError) {
       this.events.emit({ type: 'auth.failed', reason: 'insufficient_scope', keyId, ip, at });
     } else if (refusal instanceof ForbiddenOriginError) {
-      this.events.emit({ type: 'auth.failed', reason: refusal.reason === 'ip' ? 'forbidden_ip' : 'forbidden_referrer', keyId, ip, at });
+      this.events.emit({
+        type: 'auth.failed',
+        reason: refusal.reason === 'ip' ? 'forbidden_ip' : 'forbidden_referrer',
+        keyId,
+        ip,
+        at,
+      });
     } else if ((refusal instanceof RateLimitedError || refusal instanceof QuotaExhaustedError) && keyId) {
-      this.events.emit({ type: 'auth.rate_limited', keyId, limit: refusal instanceof RateLimitedError ? 'rate' : 'quota', ip, at });
+      this.events.emit({
+        type: 'auth.rate_limited',
+        keyId,
+        limit: refusal instanceof RateLimitedError ? 'rate' : 'quota',
+        ip,
+        at,
+      });
     } else if (refusal instanceof AuthUnavailableError) {
       this.events.emit({ type: 'auth.unavailable', message: 'key store unreachable', ip, at });
     }

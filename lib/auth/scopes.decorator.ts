@@ -9,7 +9,9 @@ import { isValidScope } from './scope.matcher.js';
 export function Scopes(...scopes: string[]): MethodDecorator & ClassDecorator {
   const invalid = scopes.find((s) => !isValidScope(s) || s.endsWith(':*'));
   if (invalid !== undefined) {
-    throw new TypeError(`@Scopes(): ${JSON.stringify(invalid)} is not a scope a route can require (like "orders:read").`);
+    throw new TypeError(
+      `@Scopes(): ${JSON.stringify(invalid)} is not a scope a route can require (like "orders:read").`,
+    );
   }
   return SetMetadata(SCOPES_METADATA, Object.freeze([...scopes]));
 }

@@ -16,7 +16,9 @@ export class KeybridgeEventEmitter {
     try {
       this.listener(event);
     } catch (error) {
-      this.logger.warn(`onEvent listener threw on "${event.type}": ${(error as Error)?.message ?? String(error)}`);
+      this.logger.warn(
+        `onEvent listener threw on "${event.type}": ${(error as Error)?.message ?? String(error)}`,
+      );
     }
   }
 }

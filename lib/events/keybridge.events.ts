@@ -11,7 +11,13 @@ export type KeybridgeEvent =
   | { type: 'key.revoked'; keyId: string; reason: string | null; at: Date }
   | ({
       type: 'auth.failed';
-      reason: InvalidKeyReason | 'missing_credentials' | 'key_in_query' | 'insufficient_scope' | 'forbidden_ip' | 'forbidden_referrer';
+      reason:
+        | InvalidKeyReason
+        | 'missing_credentials'
+        | 'key_in_query'
+        | 'insufficient_scope'
+        | 'forbidden_ip'
+        | 'forbidden_referrer';
       keyId?: string;
       at: Date;
     } & EventClient)

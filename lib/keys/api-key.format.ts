@@ -16,7 +16,10 @@ export interface KeyPrefixes {
   test: string;
 }
 
-export const DEFAULT_KEY_PREFIXES: Readonly<KeyPrefixes> = Object.freeze({ live: 'kb_live_', test: 'kb_test_' });
+export const DEFAULT_KEY_PREFIXES: Readonly<KeyPrefixes> = Object.freeze({
+  live: 'kb_live_',
+  test: 'kb_test_',
+});
 
 export function isValidPrefix(prefix: string): boolean {
   return typeof prefix === 'string' && prefix.length <= 32 && PREFIX_PATTERN.test(prefix);
@@ -51,7 +54,8 @@ export function inspectKey(
       : undefined;
   if (!environment) return { problem: 'malformed' };
   const prefixLength = prefixes[environment].length;
-  if (candidate.length !== prefixLength + KEY_ENTROPY_CHARS + KEY_CHECKSUM_CHARS) return { problem: 'malformed' };
+  if (candidate.length !== prefixLength + KEY_ENTROPY_CHARS + KEY_CHECKSUM_CHARS)
+    return { problem: 'malformed' };
   if (!isBase62(candidate.slice(prefixLength))) return { problem: 'malformed' };
   const split = candidate.length - KEY_CHECKSUM_CHARS;
   if (keyChecksum(candidate.slice(0, split)) !== candidate.slice(split)) return { problem: 'bad_checksum' };

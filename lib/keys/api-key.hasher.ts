@@ -14,7 +14,9 @@ export class ApiKeyHasher {
 
   /** Lower-case hex, 64 characters. */
   hash(key: string): string {
-    return this.pepper ? createHmac('sha256', this.pepper).update(key).digest('hex') : hash('sha256', key, 'hex');
+    return this.pepper
+      ? createHmac('sha256', this.pepper).update(key).digest('hex')
+      : hash('sha256', key, 'hex');
   }
 
   /** Constant-time comparison of two hex digests. */

@@ -56,7 +56,10 @@ export class ApiKeyService implements OnModuleDestroy {
   async create(input: CreateApiKeyInput): Promise<CreatedApiKey> {
     if (input === null || typeof input !== 'object') throw new InvalidArgumentError('Expected key settings.');
     const now = this.options.clock();
-    const settings = validateSettings({ ...input, name: requireText(input.name, 'name'), scopes: validateScopes(input.scopes) }, now);
+    const settings = validateSettings(
+      { ...input, name: requireText(input.name, 'name'), scopes: validateScopes(input.scopes) },
+      now,
+    );
     if (input.expiresIn !== undefined) {
       if (input.expiresAt !== undefined && input.expiresAt !== null) {
         throw new InvalidArgumentError('Give expiresAt or expiresIn, not both.');
@@ -99,7 +102,13 @@ export class ApiKeyService implements OnModuleDestroy {
       graceEndsAt: null,
     };
     await this.store(() => this.repository.insert(record as QueryDeepPartialEntity<ApiKeyEntity>));
-    this.events.emit({ type: 'key.created', keyId: id, subject: record.subject, scopes: record.scopes, at: createdAt });
+    this.events.emit({
+      type: 'key.created',
+      keyId: id,
+      subject: record.subject,
+      scopes: record.scopes,
+      at: createdAt,
+    });
     return { ...this.toView(record, now), key };
   }
 
@@ -110,8 +119,12 @@ export class ApiKeyService implements OnModuleDestroy {
       throw new InvalidArgumentError('limit must be a whole number from 1 to 1000.');
     }
     if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError('offset must be 0 or more.');
-    const qb = this.repository.createQueryBuilder('k').orderBy('k.createdAt', 'DESC').addOrderBy('k.id', 'ASC');
-    if (query.subject !== undefined) qb.andWhere('k.subject = :subject', { subject: requireText(query.subject, 'subject') });
+    const qb = this.repository
+      .createQueryBuilder('k')
+      .orderBy('k.createdAt', 'DESC')
+      .addOrderBy('k.id', 'ASC');
+    if (query.subject !== undefined)
+      qb.andWhere('k.subject = :subject', { subject: requireText(query.subject, 'subject') });
     if (!query.includeRevoked) qb.andWhere('k.revokedAt IS NULL');
     const records = await this.store(() => qb.take(limit).skip(offset).getMany());
     const now = this.options.clock();
@@ -126,12 +139,19 @@ export class ApiKeyService implements OnModuleDestroy {
     const now = this.options.clock();
     const changes = validateSettings(patch, now);
     const record = await this.find(id);
-    if (record.revokedAt) throw new KeyConflictError(`API key "${id}" is revoked and can no longer be changed.`);
+    if (record.revokedAt)
+      throw new KeyConflictError(`API key "${id}" is revoked and can no longer be changed.`);
     const changed = Object.keys(changes);
     if (changed.length === 0) return this.toView(record, now);
-    if (changes.quotaRefill && !record.quotaRefill) Object.assign(changes, { quotaRefilledAt: new Date(now) });
+    if (changes.quotaRefill && !record.quotaRefill)
+      Object.assign(changes, { quotaRefilledAt: new Date(now) });
     Object.assign(record, changes, { updatedAt: new Date(now) });
-    await this.store(() => this.repository.update({ id }, { ...changes, updatedAt: record.updatedAt } as QueryDeepPartialEntity<ApiKeyEntity>));
+    await this.store(() =>
+      this.repository.update({ id }, {
+        ...changes,
+        updatedAt: record.updatedAt,
+      } as QueryDeepPartialEntity<ApiKeyEntity>),
+    );
     this.forget(record.keyHash);
     this.events.emit({ type: 'key.updated', keyId: id, changes: changed, at: record.updatedAt });
     return this.toView(record, now);
@@ -147,7 +167,9 @@ export class ApiKeyService implements OnModuleDestroy {
       record.revokedReason = revokedReason;
       record.updatedAt = record.revokedAt;
       const revokedAt = record.revokedAt;
-      await this.store(() => this.repository.update({ id }, { revokedAt, revokedReason, updatedAt: revokedAt }));
+      await this.store(() =>
+        this.repository.update({ id }, { revokedAt, revokedReason, updatedAt: revokedAt }),
+      );
       this.events.emit({ type: 'key.revoked', keyId: id, reason: revokedReason, at: record.revokedAt });
     }
     this.forget(record.keyHash);
@@ -164,7 +186,12 @@ export class ApiKeyService implements OnModuleDestroy {
       return { valid: true, keyId: verified.id, principal: verified.principal };
     } catch (error) {
       if (error instanceof InvalidApiKeyError) {
-        this.events.emit({ type: 'auth.failed', reason: error.reason, keyId: error.keyId, at: new Date(this.options.clock()) });
+        this.events.emit({
+          type: 'auth.failed',
+          reason: error.reason,
+          keyId: error.keyId,
+          at: new Date(this.options.clock()),
+        });
         return { valid: false, reason: error.reason, ...(error.keyId ? { keyId: error.keyId } : {}) };
       }
       throw error;
@@ -176,7 +203,8 @@ export class ApiKeyService implements OnModuleDestroy {
    * refused before hashing; cached keys are answered from memory; otherwise one indexed query.
    */
   authenticate(key: string): VerifiedKey | Promise<VerifiedKey> {
-    const shape = typeof key === 'string' ? inspectKey(key, this.options.prefixes) : { problem: 'malformed' as const };
+    const shape =
+      typeof key === 'string' ? inspectKey(key, this.options.prefixes) : { problem: 'malformed' as const };
     if ('problem' in shape) throw new InvalidApiKeyError(shape.problem, this.options.challenge);
     const keyHash = this.hasher.hash(key);
     const cached = this.verified?.get(keyHash);
@@ -222,14 +250,14 @@ export class ApiKeyService implements OnModuleDestroy {
   }
 
   private async find(id: string): Promise<ApiKeyEntity> {
-    if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id)) throw new KeyNotFoundError(String(id).slice(0, 64));
+    if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id))
+      throw new KeyNotFoundError(String(id).slice(0, 64));
     const record = await this.store(() => this.repository.findOneBy({ id }));
     if (!record) throw new KeyNotFoundError(id);
     return record;
   }
 
   private toView(record: ApiKeyEntity, now: number): ApiKeyView {
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
     const { keyHash: _hash, quotaRefilledAt: _refilled, ...view } = record;
     return { ...view, status: statusOf(record, now) };
   }

@@ -12,7 +12,15 @@ const MAX_LIST_ENTRIES = 100;
 
 type SettingColumns = Pick<
   ApiKeyEntity,
-  'name' | 'scopes' | 'metadata' | 'expiresAt' | 'allowedIps' | 'allowedReferrers' | 'rateLimit' | 'remaining' | 'quotaRefill'
+  | 'name'
+  | 'scopes'
+  | 'metadata'
+  | 'expiresAt'
+  | 'allowedIps'
+  | 'allowedReferrers'
+  | 'rateLimit'
+  | 'remaining'
+  | 'quotaRefill'
 >;
 
 /**
@@ -20,7 +28,8 @@ type SettingColumns = Pick<
  * returned, so the same function serves creation and partial updates. Throws `InvalidArgumentError` (400).
  */
 export function validateSettings(input: ApiKeySettings, now: number): Partial<SettingColumns> {
-  if (input === null || typeof input !== 'object') throw new InvalidArgumentError('Expected an object of key settings.');
+  if (input === null || typeof input !== 'object')
+    throw new InvalidArgumentError('Expected an object of key settings.');
   const out: Partial<SettingColumns> = {};
   if (input.name !== undefined) out.name = requireText(input.name, 'name');
   if (input.scopes !== undefined) out.scopes = validateScopes(input.scopes);
@@ -49,8 +58,15 @@ export function validateSettings(input: ApiKeySettings, now: number): Partial<Se
 }
 
 export function requireText(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_TEXT || /[\x00-\x1f\x7f]/.test(value)) {
-    throw new InvalidArgumentError(`${field} must be a non-empty string of at most ${MAX_TEXT} printable characters.`);
+  if (
+    typeof value !== 'string' ||
+    value.trim() === '' ||
+    value.length > MAX_TEXT ||
+    /[\x00-\x1f\x7f]/.test(value)
+  ) {
+    throw new InvalidArgumentError(
+      `${field} must be a non-empty string of at most ${MAX_TEXT} printable characters.`,
+    );
   }
   return value.trim();
 }
@@ -108,10 +124,13 @@ function validateList(
 ): string[] | null {
   if (value === null) return null;
   if (!Array.isArray(value)) throw new InvalidArgumentError(`${field} must be an array or null.`);
-  if (value.length > MAX_LIST_ENTRIES) throw new InvalidArgumentError(`${field} holds at most ${MAX_LIST_ENTRIES} entries.`);
+  if (value.length > MAX_LIST_ENTRIES)
+    throw new InvalidArgumentError(`${field} holds at most ${MAX_LIST_ENTRIES} entries.`);
   const bad = value.find((entry) => !isValid(entry));
   if (bad !== undefined) {
-    throw new InvalidArgumentError(`${field} entry ${JSON.stringify(String(bad).slice(0, 64))} is not ${what}.`);
+    throw new InvalidArgumentError(
+      `${field} entry ${JSON.stringify(String(bad).slice(0, 64))} is not ${what}.`,
+    );
   }
   return value.length > 0 ? [...new Set(value as string[])] : null;
 }
@@ -121,7 +140,9 @@ function validateRateLimit(value: unknown): { limit: number; windowSeconds: numb
   const { limit, window } = (value ?? {}) as { limit?: unknown; window?: unknown };
   const windowMs = parseDuration(window as string);
   if (!Number.isSafeInteger(limit) || (limit as number) < 1 || windowMs === undefined || windowMs < 1000) {
-    throw new InvalidArgumentError('rateLimit must be { limit: positive integer, window: duration of at least "1s" } or null.');
+    throw new InvalidArgumentError(
+      'rateLimit must be { limit: positive integer, window: duration of at least "1s" } or null.',
+    );
   }
   return { limit: limit as number, windowSeconds: Math.round(windowMs / 1000) };
 }
@@ -130,8 +151,23 @@ function validateRefill(value: unknown): { amount: number; intervalSeconds: numb
   if (value === null) return null;
   const { amount, interval } = (value ?? {}) as { amount?: unknown; interval?: unknown };
   const intervalMs = parseDuration(interval as string);
-  if (!Number.isSafeInteger(amount) || (amount as number) < 1 || intervalMs === undefined || intervalMs < 1000) {
-    throw new InvalidArgumentError('quotaRefill must be { amount: positive integer, interval: duration such as "1d" } or null.');
+  if (
+    !Number.isSafeInteger(amount) ||
+    (amount as number) < 1 ||
+    intervalMs === undefined ||
+    intervalMs < 1000
+  ) {
+    throw new InvalidArgumentError(
+      'quotaRefill must be { amount: positive integer, interval: duration such as "1d" } or null.',
+    );
   }
   return { amount: amount as number, intervalSeconds: Math.round(intervalMs / 1000) };
+}
+
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }

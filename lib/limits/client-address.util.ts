@@ -19,7 +19,10 @@ export function clientAddress(request: IncomingRequestLike, trustedProxies: numb
   const header = request.headers['x-forwarded-for'];
   const raw = Array.isArray(header) ? header.join(',') : header;
   if (!raw) return socketAddress;
-  const hops = raw.split(',').map((h) => h.trim()).filter(Boolean);
+  const hops = raw
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   // The socket peer is the nearest proxy; each trusted proxy adds the address it saw at the right end.
   const candidate = hops[hops.length - trustedProxies];
   const address = normalizeAddress(candidate);

@@ -27,7 +27,8 @@ export class KeyLimitsService {
     if (key.ipAllowList && !key.ipAllowList.allows(clientIp)) throw new ForbiddenOriginError('ip');
     if (key.referrers) {
       const origin = request.headers.origin ?? request.headers.referer;
-      if (!key.referrers.allows(Array.isArray(origin) ? origin[0] : origin)) throw new ForbiddenOriginError('referrer');
+      if (!key.referrers.allows(Array.isArray(origin) ? origin[0] : origin))
+        throw new ForbiddenOriginError('referrer');
     }
   }
 

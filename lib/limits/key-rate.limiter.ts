@@ -29,7 +29,11 @@ export class KeyRateLimiter {
     const id = `${limit}/${windowSeconds}`;
     let limiter = this.limiters.get(id);
     if (!limiter) {
-      limiter = new RateLimiterMemory({ points: limit, duration: windowSeconds, keyPrefix: `keybridge:${id}` });
+      limiter = new RateLimiterMemory({
+        points: limit,
+        duration: windowSeconds,
+        keyPrefix: `keybridge:${id}`,
+      });
       this.limiters.set(id, limiter);
     }
     return limiter;

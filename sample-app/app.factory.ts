@@ -1,0 +1,22 @@
+import 'reflect-metadata';
+import type { INestApplication, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { AppModule, type SampleAppConfig } from './app.module.js';
+
+export type HttpAdapterName = 'express' | 'fastify';
+
+export interface CreateAppOptions extends SampleAppConfig {
+  adapter?: HttpAdapterName;
+  logger?: LogLevel[] | false;
+}
+
+/** Builds the sample app on Express (Nest's default) or Fastify, ready for `listen()`. */
+export async function createApp(options: CreateAppOptions): Promise<INestApplication> {
+  const { adapter = 'express', logger = ['log', 'warn', 'error'], ...config } = options;
+  const module = AppModule.forRoot(config);
+  if (adapter === 'fastify') {
+    return NestFactory.create(module, new FastifyAdapter(), { logger, abortOnError: false });
+  }
+  return NestFactory.create(module, { logger, abortOnError: false });
+}

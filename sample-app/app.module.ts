@@ -1,0 +1,33 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiKeyModule, type ApiKeyModuleOptions } from 'nestjs-keybridge';
+import { databaseOptions } from './database.config.js';
+import { HealthController } from './health.controller.js';
+import { KeysAdminController } from './keys/keys-admin.controller.js';
+import { Order } from './orders/order.entity.js';
+import { OrdersController } from './orders/orders.controller.js';
+import { OrdersService } from './orders/orders.service.js';
+
+export interface SampleAppConfig {
+  /** `postgres://…`, `mysql://…`, or a SQLite file path. Default `./data/keybridge.sqlite`. */
+  databaseUrl?: string;
+  pepper: string;
+  /** Anything else to pass to `ApiKeyModule.forRoot()` (tests tune the cache, the clock, limits). */
+  keybridge?: ApiKeyModuleOptions;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: SampleAppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRoot(databaseOptions(config.databaseUrl)),
+        TypeOrmModule.forFeature([Order]),
+        ApiKeyModule.forRoot({ pepper: config.pepper, ...config.keybridge, globalGuard: true }),
+      ],
+      controllers: [OrdersController, KeysAdminController, HealthController],
+      providers: [OrdersService],
+    };
+  }
+}

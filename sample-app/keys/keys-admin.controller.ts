@@ -1,0 +1,65 @@
+import { Body, Controller, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import {
+  ApiKeyService,
+  Scopes,
+  type ApiKeyView,
+  type CreateApiKeyInput,
+  type CreatedApiKey,
+  type UpdateApiKeyInput,
+} from 'nestjs-keybridge';
+import { invalidRequest, requireObject } from '../request-body.util.js';
+
+/** Key administration over HTTP, for holders of `keys:admin`. The new key is in the creation response only. */
+@Controller('keys')
+@Scopes('keys:admin')
+export class KeysAdminController {
+  constructor(private readonly keys: ApiKeyService) {}
+
+  @Post()
+  @HttpCode(201)
+  @Header('Cache-Control', 'no-store')
+  create(@Body() body: unknown): Promise<CreatedApiKey> {
+    return this.keys.create(requireObject(body) as unknown as CreateApiKeyInput);
+  }
+
+  @Get()
+  async list(
+    @Query('subject') subject?: string,
+    @Query('includeRevoked') includeRevoked?: string,
+    @Query('limit') limit?: string,
+    @Query('offset') offset?: string,
+  ): Promise<{ keys: ApiKeyView[] }> {
+    return {
+      keys: await this.keys.list({
+        subject,
+        includeRevoked: includeRevoked === 'true',
+        limit: toInteger(limit, 'limit'),
+        offset: toInteger(offset, 'offset'),
+      }),
+    };
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string): Promise<ApiKeyView> {
+    return this.keys.get(id);
+  }
+
+  @Patch(':id')
+  update(@Param('id') id: string, @Body() body: unknown): Promise<ApiKeyView> {
+    return this.keys.update(id, requireObject(body) as UpdateApiKeyInput);
+  }
+
+  @Post(':id/revoke')
+  @HttpCode(200)
+  revoke(@Param('id') id: string, @Body() body: unknown): Promise<ApiKeyView> {
+    const reason = body && typeof body === 'object' ? (body as { reason?: unknown }).reason : undefined;
+    if (reason !== undefined && typeof reason !== 'string') throw invalidRequest('reason must be a string.');
+    return this.keys.revoke(id, reason);
+  }
+}
+
+function toInteger(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(value)) throw invalidRequest(`${name} must be a whole number.`);
+  return Number(value);
+}

@@ -1,0 +1,18 @@
+import { Logger } from '@nestjs/common';
+import { createApp, type HttpAdapterName } from './app.factory.js';
+import { loadSecrets } from './dev-secrets.js';
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  const adapter = (process.env.HTTP_ADAPTER ?? 'express') as HttpAdapterName;
+  const { pepper } = loadSecrets();
+  const app = await createApp({ adapter, databaseUrl: process.env.DATABASE_URL, pepper });
+  app.enableShutdownHooks();
+  await app.listen(port, '0.0.0.0');
+  new Logger('SampleApp').log(`Listening on http://localhost:${port} (${adapter})`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`Could not start: ${(error as Error)?.message ?? String(error)}`);
+  process.exit(1);
+});
