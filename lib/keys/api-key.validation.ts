@@ -62,7 +62,7 @@ export function requireText(value: unknown, field: string): string {
     typeof value !== 'string' ||
     value.trim() === '' ||
     value.length > MAX_TEXT ||
-    /[\x00-\x1f\x7f]/.test(value)
+    hasControlCharacter(value)
   ) {
     throw new InvalidArgumentError(
       `${field} must be a non-empty string of at most ${MAX_TEXT} printable characters.`,
