@@ -1,6 +1,8 @@
 /** Jest runs the TypeScript sources as native ES modules (NestJS 12 ships ESM only). */
 export default {
   testEnvironment: 'node',
+  // TypeORM keeps its metadata storage on globalThis; Jest's cleanup between files would only warn about it.
+  testEnvironmentOptions: { globalsCleanup: 'off' },
   extensionsToTreatAsEsm: ['.ts'],
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.spec.ts'],

@@ -31,7 +31,8 @@ export function databaseOptions(databaseUrl: string = DEFAULT_SQLITE_PATH): Type
   if (/^(mysql|mariadb):\/\//.test(databaseUrl)) {
     return {
       ...common,
-      type: 'mysql',
+      // TypeORM reads MariaDB's catalog differently; `mariadb://` selects its dialect.
+      type: databaseUrl.startsWith('mariadb:') ? 'mariadb' : 'mysql',
       url: databaseUrl.replace(/^mariadb:/, 'mysql:'),
       connectTimeout: 2000,
       extra: { connectionLimit: 10 },

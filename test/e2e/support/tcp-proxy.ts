@@ -7,6 +7,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private stalled = false;
   port = 0;
 
   constructor(
@@ -16,6 +17,13 @@ export class TcpProxy {
 
   async start(port = 0): Promise<number> {
     this.server = createServer((client) => {
+      if (this.stalled) {
+        // Accept and say nothing: the database looks alive but never answers.
+        this.sockets.add(client);
+        client.on('close', () => this.sockets.delete(client));
+        client.on('error', () => client.destroy());
+        return;
+      }
       const upstream = connect(this.targetPort, this.targetHost);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
@@ -40,9 +48,19 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Listens again on the same port. */
+  /** Drops open connections and holds new ones without an answer. */
+  stall(): void {
+    this.stalled = true;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  /** Listens again on the same port, forwarding traffic. */
   async restore(): Promise<void> {
-    await this.start(this.port);
+    this.stalled = false;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    if (!this.server) await this.start(this.port);
   }
 
   async stop(): Promise<void> {
