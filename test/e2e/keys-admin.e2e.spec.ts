@@ -1,0 +1,149 @@
+import request from 'supertest';
+import { targetMatrix } from './support/databases.js';
+import { startSampleApp, type RunningApp } from './support/sample-app.js';
+
+/** The sample app's key administration over HTTP, behind `keys:admin`. */
+describe.each(targetMatrix())('key administration over HTTP (%s)', (_label, database, adapter) => {
+  let running: RunningApp;
+  let admin: string;
+
+  beforeAll(async () => {
+    running = await startSampleApp(adapter, await database.fresh());
+    admin = (await running.keys.create({ name: 'admin', scopes: ['keys:admin'] })).key;
+  });
+  afterAll(() => running.close());
+
+  const as = (key: string) => ({
+    get: (path: string) => request(running.url).get(path).set('X-API-Key', key),
+    post: (path: string) => request(running.url).post(path).set('X-API-Key', key),
+    patch: (path: string) => request(running.url).patch(path).set('X-API-Key', key),
+  });
+
+  it('creates a key, shows it once, and never again', async () => {
+    const created = await as(admin)
+      .post('/keys')
+      .send({
+        name: 'mobile app',
+        scopes: ['orders:read'],
+        subject: 'app:mobile',
+        metadata: { team: 'mobile' },
+        expiresIn: '30d',
+      })
+      .expect(201);
+    expect(created.headers['cache-control']).toBe('no-store');
+    expect(created.body).toEqual(
+      expect.objectContaining({
+        id: expect.stringMatching(/^key_/),
+        key: expect.stringMatching(/^kb_live_/),
+        subject: 'app:mobile',
+        status: 'active',
+        metadata: { team: 'mobile' },
+      }),
+    );
+    const { id, key } = created.body as { id: string; key: string };
+    expect(created.body.hint).toBe(`kb_live_…${key.slice(-4)}`);
+    expect(created.body).not.toHaveProperty('keyHash');
+
+    const listed = await as(admin).get('/keys').expect(200);
+    expect(listed.body.keys.map((k: { id: string }) => k.id)).toContain(id);
+    const one = await as(admin).get(`/keys/${id}`).expect(200);
+    for (const body of [listed.text, one.text]) {
+      expect(body).not.toContain(key);
+      expect(body).not.toContain('keyHash');
+    }
+
+    await as(key).get('/orders').expect(200);
+  });
+
+  it('changes scopes and applies them at once', async () => {
+    const { id, key } = (
+      await as(admin)
+        .post('/keys')
+        .send({ name: 'grow', scopes: ['orders:read'] })
+        .expect(201)
+    ).body;
+    await as(key).post('/orders').send({ item: 'pen', quantity: 3 }).expect(403);
+    const updated = await as(admin)
+      .patch(`/keys/${id}`)
+      .send({ scopes: ['orders:read', 'orders:write'] })
+      .expect(200);
+    expect(updated.body.scopes).toEqual(['orders:read', 'orders:write']);
+    await as(key).post('/orders').send({ item: 'pen', quantity: 3 }).expect(201);
+  });
+
+  it('revokes a key at once and keeps it out of the default list', async () => {
+    const { id, key } = (
+      await as(admin)
+        .post('/keys')
+        .send({ name: 'leaky', scopes: ['orders:read'] })
+        .expect(201)
+    ).body;
+    await as(key).get('/orders').expect(200);
+    const revoked = await as(admin)
+      .post(`/keys/${id}/revoke`)
+      .send({ reason: 'leaked in a log' })
+      .expect(200);
+    expect(revoked.body).toEqual(
+      expect.objectContaining({ status: 'revoked', revokedReason: 'leaked in a log' }),
+    );
+    await as(key).get('/orders').expect(401);
+    const active = await as(admin).get('/keys').expect(200);
+    expect(active.body.keys.map((k: { id: string }) => k.id)).not.toContain(id);
+    const all = await as(admin).get('/keys?includeRevoked=true').expect(200);
+    expect(all.body.keys.map((k: { id: string }) => k.id)).toContain(id);
+    const change = await as(admin).patch(`/keys/${id}`).send({ name: 'again' }).expect(409);
+    expect(change.body.code).toBe('key_conflict');
+  });
+
+  it('answers bad input with 400 and unknown ids with 404, in the same error shape', async () => {
+    const cases: [() => request.Test, number, string][] = [
+      [
+        () =>
+          as(admin)
+            .post('/keys')
+            .send({ name: 'x', scopes: ['bad scope'] }),
+        400,
+        'invalid_argument',
+      ],
+      [() => as(admin).post('/keys').send({ name: '', scopes: [] }), 400, 'invalid_argument'],
+      [
+        () => as(admin).post('/keys').send({ name: 'x', scopes: [], expiresAt: '2001-01-01T00:00:00Z' }),
+        400,
+        'invalid_argument',
+      ],
+      [
+        () =>
+          as(admin)
+            .post('/keys')
+            .send({ name: 'x', scopes: [], allowedIps: ['999.1.1.1'] }),
+        400,
+        'invalid_argument',
+      ],
+      [
+        () => as(admin).post('/keys').send({ name: 'x', scopes: [], expiresIn: 'soon' }),
+        400,
+        'invalid_argument',
+      ],
+      [() => as(admin).post('/keys').send([1, 2]), 400, 'invalid_request'],
+      [() => as(admin).get('/keys?limit=abc'), 400, 'invalid_request'],
+      [() => as(admin).get('/keys/key_nope'), 404, 'key_not_found'],
+      [() => as(admin).get('/keys/key_%3Cscript%3E'), 404, 'key_not_found'],
+      [() => as(admin).post('/keys/key_nope/revoke'), 404, 'key_not_found'],
+    ];
+    for (const [send, status, code] of cases) {
+      const res = await send();
+      expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
+      expect(res.body).toEqual({
+        statusCode: status,
+        error: expect.any(String),
+        message: expect.any(String),
+        code,
+      });
+    }
+  });
+
+  it('leaves an undecodable path to the framework: 400, no stack trace', async () => {
+    const res = await as(admin).get('/keys/%00%ff').expect(400);
+    expect(res.text).not.toMatch(/\bat .*\.(js|ts):\d+/);
+  });
+});
