@@ -1,5 +1,5 @@
 import { DEFAULT_API_KEY_HEADER, DEFAULT_QUERY_KEY_PARAMETERS } from './api-key.constants.js';
-import { parseDuration, type Duration } from './duration.util.js';
+import { MAX_TIMER_MS, parseDuration, type Duration } from './duration.util.js';
 import { InvalidOptionsError } from './errors.js';
 import type { KeybridgeEventListener } from './events/keybridge.events.js';
 import {
@@ -85,6 +85,32 @@ export class ResolvedApiKeyOptions {
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const MIN_PEPPER_LENGTH = 32;
 
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * Milliseconds of an optional duration option within `[minMs, maxMs]`; records a problem and returns
+ * `undefined` when it is set but out of range (timers cannot wait longer than about 24.8 days).
+ */
+function durationOption(
+  problems: string[],
+  name: string,
+  value: Duration | undefined,
+  minMs: number,
+  maxMs: number,
+  example: string,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < minMs || ms > Math.min(maxMs, MAX_TIMER_MS)) {
+    problems.push(
+      `${name} must be a duration from ${minMs} ms to ${Math.min(maxMs, MAX_TIMER_MS) / 1000} s, such as ${example}.`,
+    );
+    return undefined;
+  }
+  return ms;
+}
+
 /** Validates user options and merges the defaults; throws one error that lists every problem found. */
 export function resolveOptions(
   options: ApiKeyModuleOptions = {},
@@ -116,18 +142,22 @@ export function resolveOptions(
     }
   }
 
-  const prefixes = { ...DEFAULT_KEY_PREFIXES, ...options.prefixes };
-  for (const env of ['live', 'test'] as const) {
-    if (!isValidPrefix(prefixes[env])) {
-      problems.push(
-        `prefixes.${env} must be lower-case letters and digits in "_"-separated words ending in "_" (like "kb_live_"), got ${JSON.stringify(prefixes[env])}.`,
-      );
+  const prefixes: KeyPrefixes = {
+    live: options.prefixes?.live ?? DEFAULT_KEY_PREFIXES.live,
+    test: options.prefixes?.test ?? DEFAULT_KEY_PREFIXES.test,
+  };
+  const badPrefixes = (['live', 'test'] as const).filter((env) => !isValidPrefix(prefixes[env]));
+  for (const env of badPrefixes) {
+    problems.push(
+      `prefixes.${env} must be lower-case letters and digits in "_"-separated words ending in "_" (like "kb_live_"), got ${JSON.stringify(prefixes[env])}.`,
+    );
+  }
+  if (badPrefixes.length === 0) {
+    if (prefixes.live.startsWith(prefixes.test) || prefixes.test.startsWith(prefixes.live)) {
+      problems.push('prefixes.live and prefixes.test must differ, and neither may start with the other.');
     }
+    resolved.prefixes = prefixes;
   }
-  if (prefixes.live.startsWith(prefixes.test) || prefixes.test.startsWith(prefixes.live)) {
-    problems.push('prefixes.live and prefixes.test must differ, and neither may start with the other.');
-  }
-  resolved.prefixes = prefixes;
 
   if (options.defaultEnvironment !== undefined) {
     if (options.defaultEnvironment !== 'live' && options.defaultEnvironment !== 'test') {
@@ -138,26 +168,18 @@ export function resolveOptions(
   if (options.cache === false) {
     resolved.cache = false;
   } else if (options.cache !== undefined) {
-    const ttlMs = options.cache.ttl === undefined ? 5000 : parseDuration(options.cache.ttl);
+    const ttlMs = durationOption(problems, 'cache.ttl', options.cache.ttl, 1, HOUR_MS, '"5s"') ?? 5000;
     const max = options.cache.max ?? 10_000;
-    if (ttlMs === undefined || ttlMs <= 0)
-      problems.push('cache.ttl must be a positive duration such as "5s".');
     if (!Number.isInteger(max) || max < 1) problems.push('cache.max must be a positive integer.');
-    resolved.cache = { ttlMs: ttlMs ?? 5000, max };
+    resolved.cache = { ttlMs, max };
   }
 
-  if (options.storeTimeout !== undefined) {
-    const ms = parseDuration(options.storeTimeout);
-    if (ms === undefined || ms <= 0) problems.push('storeTimeout must be a positive duration such as "2s".');
-    else resolved.storeTimeoutMs = ms;
-  }
-
-  if (options.usageFlushInterval !== undefined) {
-    const ms = parseDuration(options.usageFlushInterval);
-    if (ms === undefined || ms < 100)
-      problems.push('usageFlushInterval must be a duration of at least "100ms".');
-    else resolved.usageFlushMs = ms;
-  }
+  resolved.storeTimeoutMs =
+    durationOption(problems, 'storeTimeout', options.storeTimeout, 1, 60_000, '"2s"') ??
+    resolved.storeTimeoutMs;
+  resolved.usageFlushMs =
+    durationOption(problems, 'usageFlushInterval', options.usageFlushInterval, 100, HOUR_MS, '"5s"') ??
+    resolved.usageFlushMs;
 
   if (options.queryKeyParameters !== undefined) {
     if (
@@ -175,13 +197,19 @@ export function resolveOptions(
   }
 
   if (options.rateLimit !== undefined) {
-    const windowMs = parseDuration(options.rateLimit.window);
-    if (!Number.isInteger(options.rateLimit.limit) || options.rateLimit.limit < 1) {
-      problems.push('rateLimit.limit must be a positive integer.');
-    } else if (windowMs === undefined || windowMs < 1000) {
-      problems.push('rateLimit.window must be a duration of at least one second, such as "1m".');
-    } else
-      resolved.rateLimit = { limit: options.rateLimit.limit, windowSeconds: Math.round(windowMs / 1000) };
+    const { limit, window } = options.rateLimit ?? {};
+    if (!Number.isInteger(limit) || limit < 1) problems.push('rateLimit.limit must be a positive integer.');
+    const windowMs = durationOption(
+      problems,
+      'rateLimit.window',
+      window ?? 'missing',
+      1000,
+      366 * DAY_MS,
+      '"1m"',
+    );
+    if (windowMs !== undefined && Number.isInteger(limit) && limit >= 1) {
+      resolved.rateLimit = { limit, windowSeconds: Math.round(windowMs / 1000) };
+    }
   }
 
   if (options.realm !== undefined) {

@@ -14,10 +14,15 @@ const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
 /** Milliseconds in `value`, or `undefined` when it is not a duration. */
 export function parseDuration(value: Duration): number | undefined {
   if (typeof value === 'number') {
-    return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : undefined;
+    const ms = Math.round(value * 1000);
+    return Number.isFinite(ms) && value >= 0 ? ms : undefined;
   }
   if (typeof value !== 'string') return undefined;
   const match = DURATION_PATTERN.exec(value.trim());
   if (!match) return undefined;
-  return Math.round(Number(match[1]) * UNIT_MS[match[2]]);
+  const ms = Math.round(Number(match[1]) * UNIT_MS[match[2]]);
+  return Number.isFinite(ms) ? ms : undefined;
 }
+
+/** The longest delay a Node timer honours; longer ones fire after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;

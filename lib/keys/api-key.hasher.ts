@@ -19,9 +19,10 @@ export class ApiKeyHasher {
       : hash('sha256', key, 'hex');
   }
 
-  /** Constant-time comparison of two hex digests. */
+  /** Constant-time comparison of two digests (or any two ASCII strings). */
   static same(a: string, b: string): boolean {
-    if (a.length !== b.length) return false;
-    return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
+    const left = Buffer.from(a, 'latin1');
+    const right = Buffer.from(b, 'latin1');
+    return left.length === right.length && timingSafeEqual(left, right);
   }
 }

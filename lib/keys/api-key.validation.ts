@@ -9,6 +9,7 @@ import type { ApiKeySettings } from './api-key.types.js';
 const MAX_TEXT = 200;
 const MAX_METADATA_BYTES = 8192;
 const MAX_LIST_ENTRIES = 100;
+const MAX_EXPIRY_MS = 100 * 365.25 * 86_400_000;
 
 type SettingColumns = Pick<
   ApiKeyEntity,
@@ -104,14 +105,18 @@ function validateExpiry(value: unknown, now: number): Date | null {
     throw new InvalidArgumentError('expiresAt must be a date (ISO 8601 string) or null.');
   }
   if (date.getTime() <= now) throw new InvalidArgumentError('expiresAt must be in the future.');
+  if (date.getTime() > now + MAX_EXPIRY_MS)
+    throw new InvalidArgumentError('expiresAt must be within 100 years.');
   return date;
 }
 
 /** `expiresIn` as an absolute date. */
 export function expiryFromDuration(value: unknown, now: number): Date {
   const ms = parseDuration(value as string);
-  if (ms === undefined || ms <= 0) {
-    throw new InvalidArgumentError('expiresIn must be a positive duration such as "30d" or "12h".');
+  if (ms === undefined || ms <= 0 || ms > MAX_EXPIRY_MS) {
+    throw new InvalidArgumentError(
+      'expiresIn must be a positive duration of at most 100 years, such as "30d" or "12h".',
+    );
   }
   return new Date(now + ms);
 }
@@ -167,7 +172,8 @@ function validateRefill(value: unknown): { amount: number; intervalSeconds: numb
 function hasControlCharacter(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
+    // C0, DEL and C1 controls: C1 U+009B alone starts a terminal escape sequence.
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
   }
   return false;
 }

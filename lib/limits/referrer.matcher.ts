@@ -43,6 +43,7 @@ export class ReferrerMatcher {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
     if (this.origins.has(url.origin)) return true;
     if (this.hosts.has(url.host) || this.hosts.has(url.hostname)) return true;
-    return this.suffixes.some((suffix) => url.hostname.endsWith(suffix));
+    // A suffix written with a port (`*.example.com:8443`) pins the port too.
+    return this.suffixes.some((suffix) => (suffix.includes(':') ? url.host : url.hostname).endsWith(suffix));
   }
 }
