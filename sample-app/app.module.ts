@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKeyModule, type ApiKeyModuleOptions } from 'nestjs-keybridge';
+import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { databaseOptions } from './database.config.js';
 import { HealthController } from './health.controller.js';
 import { KeysAdminController } from './keys/keys-admin.controller.js';
@@ -27,7 +29,7 @@ export class AppModule {
         ApiKeyModule.forRoot({ pepper: config.pepper, ...config.keybridge, globalGuard: true }),
       ],
       controllers: [OrdersController, KeysAdminController, HealthController],
-      providers: [OrdersService],
+      providers: [OrdersService, { provide: APP_FILTER, useClass: DatabaseUnavailableFilter }],
     };
   }
 }

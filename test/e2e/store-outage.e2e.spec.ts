@@ -69,6 +69,15 @@ const cases = servers.flatMap((server) =>
       expect(res.headers['retry-after']).toBe('1');
       expect(running.events).toContainEqual(expect.objectContaining({ type: 'auth.unavailable' }));
 
+      // A mistyped key is refused from its checksum alone: 401, not 503, with the database gone.
+      const mistyped = cold.key.slice(0, -7) + (cold.key.at(-7) === 'a' ? 'b' : 'a') + cold.key.slice(-6);
+      const refused = await request(running.url).get('/orders').set('X-API-Key', mistyped);
+      expect(refused.status).toBe(401);
+      expect(refused.body.code).toBe('invalid_api_key');
+      // A cached key still authenticates; the route's own table read then fails, in the same error shape.
+      const routeDown = await request(running.url).get('/orders').set('X-API-Key', cached.key).expect(503);
+      expect(routeDown.body.code).toBe('database_unavailable');
+
       await proxy.restore();
       expect(await eventuallyStatus(running, cold.key)).toBe(200);
     });
