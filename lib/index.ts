@@ -24,13 +24,18 @@ export type {
   VerifyResult,
 } from './keys/api-key.types.js';
 export { DEFAULT_KEY_PREFIXES, generateKey, inspectKey } from './keys/api-key.format.js';
+export type { VerifiedKey } from './keys/verified-key.js';
 export type { KeyEnvironment, KeyPrefixes } from './keys/api-key.format.js';
 
 export { ApiKeyGuard } from './auth/api-key.guard.js';
 export { ApiKeyPassportGuard } from './auth/api-key-passport.guard.js';
 export { ApiKeyStrategy } from './auth/api-key.strategy.js';
 export { RequestAuthenticator } from './auth/request.authenticator.js';
-export type { AuthenticatedRequest, RouteRequirements } from './auth/request.authenticator.js';
+export type {
+  AuthenticatedRequest,
+  GuardedExchange,
+  RouteRequirements,
+} from './auth/request.authenticator.js';
 export { Scopes } from './auth/scopes.decorator.js';
 export { Public } from './auth/public.decorator.js';
 export { CurrentPrincipal } from './auth/current-principal.decorator.js';

@@ -4,11 +4,12 @@ import { API_KEY_STRATEGY } from '../api-key.constants.js';
 import { AuthUnavailableError } from '../errors.js';
 import { VerifiedKey } from '../keys/verified-key.js';
 import type { Principal } from './principal.interface.js';
-import { RequestAuthenticator, type AuthenticatedRequest } from './request.authenticator.js';
+import { RequestAuthenticator } from './request.authenticator.js';
 
 /**
  * `AuthGuard('api-key')` with the module's behaviour around it: `@Public()`, the query-string refusal,
- * the SPEC error bodies and headers, `@Scopes()`, origin restrictions, rate limits and quotas.
+ * the SPEC error bodies and headers, `@Scopes()`, origin restrictions, rate limits and quotas. Expects
+ * Passport's default `request.user` property.
  */
 @Injectable()
 export class ApiKeyPassportGuard extends AuthGuard(API_KEY_STRATEGY) {
@@ -17,23 +18,30 @@ export class ApiKeyPassportGuard extends AuthGuard(API_KEY_STRATEGY) {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') return true;
     const requirements = this.authenticator.requirements(context);
     if (requirements.isPublic) return true;
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const response = context.switchToHttp().getResponse<unknown>();
+    const exchange = this.authenticator.exchangeOf(context);
     let keyId: string | undefined;
     try {
-      this.authenticator.refuseQueryKey(request);
-      this.authenticator.apiKeyOf(request);
+      this.authenticator.refuseQueryKey(exchange.request);
+      this.authenticator.apiKeyOf(exchange.request);
       await super.canActivate(context);
-      const key = request.user && VerifiedKey.of(request.user);
+      const key = exchange.request.user && VerifiedKey.of(exchange.request.user);
       if (!key) throw new AuthUnavailableError();
       keyId = key.id;
-      return await this.authenticator.authorize(key, requirements, request, response);
+      return await this.authenticator.authorize(key, requirements, exchange);
     } catch (error) {
-      throw this.authenticator.reject(error, request, response, keyId);
+      throw this.authenticator.reject(error, exchange, keyId);
     }
+  }
+
+  override getRequest(context: ExecutionContext): unknown {
+    return this.authenticator.exchangeOf(context).request;
+  }
+
+  /** Read by `AuthGuard` like `getRequest`, though its interface does not declare it. */
+  getResponse(context: ExecutionContext): unknown {
+    return this.authenticator.exchangeOf(context).response;
   }
 
   override handleRequest<TUser = Principal>(error: unknown, user: TUser | false): TUser {

@@ -4,17 +4,18 @@ import type { VerifiedKey } from '../keys/verified-key.js';
 import {
   RequestAuthenticator,
   type AuthenticatedRequest,
+  type GuardedExchange,
   type RouteRequirements,
 } from './request.authenticator.js';
 
 /**
- * The module's guard: authenticates the `X-API-Key` header, then applies `@Scopes()`, origin restrictions,
+ * The module's guard: authenticates the `X-API-Key` header, then applies origin restrictions, `@Scopes()`,
  * rate limits and quotas. Use it per route (`@UseGuards(ApiKeyGuard)`) or for every route with the
  * `globalGuard` option. It does the work of Passport's `AuthGuard('api-key')` without its per-request
  * middleware, and answers from the verified-key cache without a database read.
  *
- * Only HTTP requests are checked; other transports (microservices, websockets) pass through.
- * Subclass it to change how the request or the key is read.
+ * HTTP requests and GraphQL operations (through the request in their context) are checked; on other
+ * transports only `@Public()` handlers are let through. Subclass it to change how the key is read.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -24,28 +25,23 @@ export class ApiKeyGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (context.getType() !== 'http') return true;
     const requirements = this.authenticator.requirements(context);
     if (requirements.isPublic) return true;
-    const request = this.getRequest(context);
-    const response = context.switchToHttp().getResponse<unknown>();
+    const exchange = this.authenticator.exchangeOf(context);
+    let key: VerifiedKey | Promise<VerifiedKey>;
     try {
-      this.authenticator.refuseQueryKey(request);
-      const key = this.keys.authenticate(this.getApiKey(request));
-      if (key instanceof Promise) {
-        return key.then(
-          (verified) => this.authorize(verified, requirements, request, response),
-          (error: unknown) => Promise.reject(this.authenticator.reject(error, request, response)),
-        );
-      }
-      return this.authorize(key, requirements, request, response);
+      this.authenticator.refuseQueryKey(exchange.request);
+      key = this.keys.authenticate(this.getApiKey(exchange.request));
     } catch (error) {
-      throw this.authenticator.reject(error, request, response);
+      throw this.authenticator.reject(error, exchange);
     }
-  }
-
-  protected getRequest(context: ExecutionContext): AuthenticatedRequest {
-    return context.switchToHttp().getRequest<AuthenticatedRequest>();
+    if (key instanceof Promise) {
+      return key.then(
+        (verified) => this.authorize(verified, requirements, exchange),
+        (error: unknown) => Promise.reject(this.authenticator.reject(error, exchange)),
+      );
+    }
+    return this.authorize(key, requirements, exchange);
   }
 
   /** The presented key; throws `MissingCredentialsError` when there is none. */
@@ -56,17 +52,16 @@ export class ApiKeyGuard implements CanActivate {
   private authorize(
     key: VerifiedKey,
     requirements: RouteRequirements,
-    request: AuthenticatedRequest,
-    response: unknown,
+    exchange: GuardedExchange,
   ): boolean | Promise<boolean> {
     try {
-      const result = this.authenticator.authorize(key, requirements, request, response);
+      const result = this.authenticator.authorize(key, requirements, exchange);
       if (result === true) return true;
       return result.catch((error: unknown) =>
-        Promise.reject(this.authenticator.reject(error, request, response, key.id)),
+        Promise.reject(this.authenticator.reject(error, exchange, key.id)),
       );
     } catch (error) {
-      throw this.authenticator.reject(error, request, response, key.id);
+      throw this.authenticator.reject(error, exchange, key.id);
     }
   }
 }

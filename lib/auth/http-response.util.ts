@@ -1,5 +1,6 @@
 /** Sets a header on an Express response or a Fastify reply. */
 export function setResponseHeader(response: unknown, name: string, value: string): void {
+  if (!response) return;
   const res = response as {
     header?: (name: string, value: string) => unknown;
     setHeader?: (name: string, value: string) => unknown;

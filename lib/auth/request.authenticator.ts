@@ -32,6 +32,12 @@ export interface RouteRequirements {
 
 export type AuthenticatedRequest = IncomingRequestLike & { user?: Principal };
 
+/** The request a guard checks and the response it sets headers on. */
+export interface GuardedExchange {
+  request: AuthenticatedRequest;
+  response: unknown;
+}
+
 /**
  * The steps both guards share: reading a route's requirements, taking the credential off the request,
  * applying scopes and per-key limits once the key is known, and turning every refusal into its HTTP answer
@@ -40,9 +46,11 @@ export type AuthenticatedRequest = IncomingRequestLike & { user?: Principal };
 @Injectable()
 export class RequestAuthenticator {
   private readonly logger = new Logger('Keybridge');
-  private readonly requirementsByHandler = new WeakMap<object, RouteRequirements>();
+  /** Per controller class, then per handler: an inherited handler is one function shared by several classes. */
+  private readonly requirementsByRoute = new WeakMap<object, WeakMap<object, RouteRequirements>>();
   private readonly events: KeybridgeEventEmitter;
   private lastUnavailableLog = 0;
+  private readonly queryKeyParameters: ReadonlySet<string>;
 
   constructor(
     private readonly reflector: Reflector,
@@ -51,31 +59,69 @@ export class RequestAuthenticator {
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {
     this.events = new KeybridgeEventEmitter(options.onEvent);
+    this.queryKeyParameters = new Set(options.queryKeyParameters.map((name) => name.toLowerCase()));
   }
 
+  /**
+   * The route's requirements. A handler's own `@Public()` makes it public; a class-level `@Public()` does so
+   * only for handlers that declare no `@Scopes()` of their own. Scopes of class and handler add up.
+   */
   requirements(context: ExecutionContext): RouteRequirements {
     const handler = context.getHandler();
-    let requirements = this.requirementsByHandler.get(handler);
+    const controller = context.getClass();
+    let byHandler = this.requirementsByRoute.get(controller);
+    if (!byHandler) {
+      byHandler = new WeakMap();
+      this.requirementsByRoute.set(controller, byHandler);
+    }
+    let requirements = byHandler.get(handler);
     if (!requirements) {
-      const targets = [handler, context.getClass()];
-      const scopeLists = this.reflector.getAll<(readonly string[] | undefined)[]>(SCOPES_METADATA, targets);
+      const handlerScopes = this.reflector.get<readonly string[] | undefined>(SCOPES_METADATA, handler) ?? [];
+      const classScopes =
+        this.reflector.get<readonly string[] | undefined>(SCOPES_METADATA, controller) ?? [];
+      const handlerPublic = this.reflector.get<boolean | undefined>(PUBLIC_METADATA, handler) === true;
+      const classPublic = this.reflector.get<boolean | undefined>(PUBLIC_METADATA, controller) === true;
       requirements = {
-        isPublic: this.reflector.getAllAndOverride<boolean>(PUBLIC_METADATA, targets) === true,
-        scopes: [...new Set(scopeLists.flatMap((list) => list ?? []))],
+        isPublic: handlerPublic || (classPublic && handlerScopes.length === 0),
+        scopes: [...new Set([...classScopes, ...handlerScopes])],
       };
-      this.requirementsByHandler.set(handler, requirements);
+      byHandler.set(handler, requirements);
     }
     return requirements;
+  }
+
+  /**
+   * The HTTP request behind an execution context: the request itself, or for GraphQL the `req` of the
+   * operation's context. Other transports carry no headers to present a key in: they are refused.
+   */
+  exchangeOf(context: ExecutionContext): GuardedExchange {
+    const type = context.getType<string>();
+    if (type === 'http') {
+      const http = context.switchToHttp();
+      return { request: http.getRequest<AuthenticatedRequest>(), response: http.getResponse<unknown>() };
+    }
+    if (type === 'graphql') {
+      const graphqlContext = context.getArgByIndex<{
+        req?: AuthenticatedRequest;
+        res?: unknown;
+        reply?: unknown;
+      }>(2);
+      if (graphqlContext?.req?.headers) {
+        return { request: graphqlContext.req, response: graphqlContext.res ?? graphqlContext.reply };
+      }
+    }
+    throw new MissingCredentialsError(this.options.challenge);
   }
 
   /** Refuses a key sent in the query string: the URL, key included, lands in access logs. */
   refuseQueryKey(request: IncomingRequestLike): void {
     const url = request.originalUrl ?? request.url ?? '';
     const queryStart = url.indexOf('?');
-    if (queryStart === -1 || this.options.queryKeyParameters.length === 0) return;
-    const params = new URLSearchParams(url.slice(queryStart + 1));
-    for (const name of this.options.queryKeyParameters) {
-      if (params.has(name)) throw new ApiKeyInQueryError(name, this.options.header);
+    if (queryStart === -1 || this.queryKeyParameters.size === 0) return;
+    // Names compare case-insensitively: `?API_KEY=` leaks a key just as well.
+    for (const name of new URLSearchParams(url.slice(queryStart + 1)).keys()) {
+      if (this.queryKeyParameters.has(name.toLowerCase()))
+        throw new ApiKeyInQueryError(name, this.options.header);
     }
   }
 
@@ -99,9 +145,9 @@ export class RequestAuthenticator {
   authorize(
     key: VerifiedKey,
     requirements: RouteRequirements,
-    request: AuthenticatedRequest,
-    response: unknown,
+    exchange: GuardedExchange,
   ): true | Promise<true> {
+    const { request, response } = exchange;
     if (key.ipAllowList || key.referrers) this.limits.checkOrigin(key, request, this.clientIp(request));
     if (requirements.scopes.length > 0) {
       const missing = key.scopes.missing(requirements.scopes);
@@ -121,11 +167,13 @@ export class RequestAuthenticator {
    * returns the error to throw. Anything that is not a keybridge error becomes a 503: authentication fails
    * closed and the cause stays in the server log, without a stack trace in the response.
    */
-  reject(error: unknown, request: IncomingRequestLike, response: unknown, keyId?: string): KeybridgeError {
+  reject(error: unknown, exchange: GuardedExchange | undefined, keyId?: string): KeybridgeError {
     const refusal = error instanceof KeybridgeError ? error : this.unexpected(error);
     if (refusal instanceof AuthUnavailableError) this.noteUnavailable(refusal);
-    setResponseHeaders(response, refusal.headers);
-    if (this.events.enabled) this.emitRefusal(refusal, request, keyId);
+    if (exchange) {
+      setResponseHeaders(exchange.response, refusal.headers);
+      if (this.events.enabled) this.emitRefusal(refusal, exchange.request, keyId);
+    }
     return refusal;
   }
 

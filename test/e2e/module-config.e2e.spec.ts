@@ -7,7 +7,9 @@ import { ApiKeyModule, ApiKeyService, KEYBRIDGE_ENTITIES, KEYBRIDGE_MIGRATIONS }
 import { ADAPTERS, sqlite } from './support/databases.js';
 import { TEST_PEPPER } from './support/sample-app.js';
 import {
+  AdminListingController,
   GlobalController,
+  PublicListingController,
   KeybridgeConfig,
   KeybridgeConfigModule,
   PerRouteController,
@@ -129,6 +131,26 @@ describe.each(ADAPTERS)('module configuration (%s)', (adapter) => {
       expect(missing.headers['www-authenticate']).toBe('ApiKey realm="api", header="X-Api-Token"');
       await request(url).get('/global').set('X-Api-Token', key).expect(200, { subject: 'app:async' });
     });
+  });
+
+  it('keeps the rules of each controller apart when they inherit the same handler', async () => {
+    const { app, url, keys } = await boot(
+      adapter,
+      [await database(), ApiKeyModule.forRoot({ pepper: TEST_PEPPER, globalGuard: true })],
+      [PublicListingController, AdminListingController],
+    );
+    try {
+      const admin = await keys.create({ name: 'admin', scopes: ['admin:read'] });
+      await request(url).get('/status').expect(200);
+      await request(url).get('/admin/users').expect(401);
+      await request(url).get('/admin/users').set('X-API-Key', admin.key).expect(200);
+      await request(url).get('/status').expect(200);
+      // A class-level @Public() does not open a handler that declares scopes of its own.
+      await request(url).get('/status/private').expect(401);
+      await request(url).get('/status/private').set('X-API-Key', admin.key).expect(403);
+    } finally {
+      await app.close();
+    }
   });
 
   it('works with a named data source', async () => {

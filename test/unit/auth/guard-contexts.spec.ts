@@ -1,0 +1,63 @@
+import 'reflect-metadata';
+import { Controller, Get } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { RequestAuthenticator } from '../../../lib/auth/request.authenticator.js';
+import { Public } from '../../../lib/auth/public.decorator.js';
+import { resolveOptions } from '../../../lib/api-key.options.js';
+import { MissingCredentialsError } from '../../../lib/errors.js';
+import type { ApiKeyService } from '../../../lib/keys/api-key.service.js';
+import type { KeyLimitsService } from '../../../lib/limits/key-limits.service.js';
+
+@Controller()
+class Handlers {
+  @Get() guarded(): void {}
+  @Get() @Public() open(): void {}
+}
+
+function context(type: string, args: unknown[], handler: keyof Handlers): ExecutionContextHost {
+  const host = new ExecutionContextHost(args, Handlers, Handlers.prototype[handler]);
+  host.setType(type);
+  return host;
+}
+
+/** Which requests a guard can see: HTTP and GraphQL carry headers; other transports are refused. */
+describe('RequestAuthenticator.exchangeOf', () => {
+  // Only the parts these methods touch; the services are never called here.
+  const authenticator = new RequestAuthenticator(
+    new Reflector(),
+    {} as ApiKeyService,
+    {} as KeyLimitsService,
+    resolveOptions({}),
+  );
+
+  it('reads the request and response of an HTTP context', () => {
+    const request = { headers: { 'x-api-key': 'k' } };
+    const response = {};
+    expect(
+      authenticator.exchangeOf(context('http', [request, response, () => undefined], 'guarded')),
+    ).toEqual({
+      request,
+      response,
+    });
+  });
+
+  it("reads the request of a GraphQL operation from its context's req", () => {
+    const req = { headers: {} };
+    const res = {};
+    const exchange = authenticator.exchangeOf(context('graphql', [{}, {}, { req, res }, {}], 'guarded'));
+    expect(exchange.request).toBe(req);
+    expect(exchange.response).toBe(res);
+  });
+
+  it.each(['rpc', 'ws', 'graphql'])('refuses a %s context without an HTTP request', (type) => {
+    expect(() => authenticator.exchangeOf(context(type, [{}, {}, {}], 'guarded'))).toThrow(
+      MissingCredentialsError,
+    );
+  });
+
+  it('still knows which handlers are public, whatever the transport', () => {
+    expect(authenticator.requirements(context('rpc', [], 'open')).isPublic).toBe(true);
+    expect(authenticator.requirements(context('rpc', [], 'guarded')).isPublic).toBe(false);
+  });
+});
