@@ -182,8 +182,11 @@ export class InvalidArgumentError extends KeybridgeError {
 
 export class KeyNotFoundError extends KeybridgeError {
   static override readonly code = 'key_not_found';
-  constructor(id: string) {
-    super(`No API key has the id "${id}".`, HttpStatus.NOT_FOUND);
+  constructor(id?: string) {
+    super(
+      id === undefined ? 'No API key has that id.' : `No API key has the id "${id}".`,
+      HttpStatus.NOT_FOUND,
+    );
   }
 }
 

@@ -1,7 +1,23 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn, type ValueTransformer } from 'typeorm';
 import type { KeyEnvironment } from './api-key.format.js';
 
 export const API_KEY_TABLE = 'keybridge_api_keys';
+
+/**
+ * Instants are stored as UTC epoch milliseconds in `bigint` columns: the same on every dialect and free of the
+ * session time zone (a `timestamp without time zone` written by a process in another zone would shift).
+ */
+const epochMilliseconds: ValueTransformer = {
+  to: (value: Date | number | null | undefined) => (value instanceof Date ? value.getTime() : value),
+  from: (value: string | number | null) =>
+    value === null || value === undefined ? null : new Date(Number(value)),
+};
+
+/** `bigint` comes back from PostgreSQL as a string. */
+const bigintNumber: ValueTransformer = {
+  to: (value: number | undefined) => value,
+  from: (value: string | number | null) => (value === null || value === undefined ? value : Number(value)),
+};
 
 /** A per-key rate limit: at most `limit` requests in each window of `windowSeconds`. */
 export interface KeyRateLimit {
@@ -18,6 +34,7 @@ export interface KeyQuotaRefill {
 /**
  * One API key as stored. The key itself is never stored: `keyHash` is its HMAC-SHA-256 under the pepper.
  * Every column has an explicit type so the same entity maps onto PostgreSQL, MySQL/MariaDB and SQLite.
+ * Instants are `Date`s in code and UTC epoch milliseconds in the table.
  */
 @Entity({ name: API_KEY_TABLE })
 export class ApiKeyEntity {
@@ -63,28 +80,28 @@ export class ApiKeyEntity {
   @Column({ name: 'quota_refill', type: 'simple-json', nullable: true })
   quotaRefill!: KeyQuotaRefill | null;
 
-  @Column({ name: 'quota_refilled_at', type: Date, nullable: true })
+  @Column({ name: 'quota_refilled_at', type: 'bigint', nullable: true, transformer: epochMilliseconds })
   quotaRefilledAt!: Date | null;
 
-  @Column({ name: 'usage_count', type: 'integer', default: 0 })
+  @Column({ name: 'usage_count', type: 'bigint', default: 0, transformer: bigintNumber })
   usageCount!: number;
 
-  @Column({ name: 'created_at', type: Date })
+  @Column({ name: 'created_at', type: 'bigint', transformer: epochMilliseconds })
   createdAt!: Date;
 
-  @Column({ name: 'updated_at', type: Date })
+  @Column({ name: 'updated_at', type: 'bigint', transformer: epochMilliseconds })
   updatedAt!: Date;
 
-  @Column({ name: 'expires_at', type: Date, nullable: true })
+  @Column({ name: 'expires_at', type: 'bigint', nullable: true, transformer: epochMilliseconds })
   expiresAt!: Date | null;
 
-  @Column({ name: 'last_used_at', type: Date, nullable: true })
+  @Column({ name: 'last_used_at', type: 'bigint', nullable: true, transformer: epochMilliseconds })
   lastUsedAt!: Date | null;
 
-  @Column({ name: 'disabled_at', type: Date, nullable: true })
+  @Column({ name: 'disabled_at', type: 'bigint', nullable: true, transformer: epochMilliseconds })
   disabledAt!: Date | null;
 
-  @Column({ name: 'revoked_at', type: Date, nullable: true })
+  @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: epochMilliseconds })
   revokedAt!: Date | null;
 
   @Column({ name: 'revoked_reason', type: 'varchar', length: 200, nullable: true })
@@ -99,6 +116,6 @@ export class ApiKeyEntity {
   rotatedToId!: string | null;
 
   /** When a rotated key stops working; until then the old key and its replacement both work. */
-  @Column({ name: 'grace_ends_at', type: Date, nullable: true })
+  @Column({ name: 'grace_ends_at', type: 'bigint', nullable: true, transformer: epochMilliseconds })
   graceEndsAt!: Date | null;
 }

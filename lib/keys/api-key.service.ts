@@ -1,4 +1,5 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { hash } from 'node:crypto';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import type { QueryDeepPartialEntity, Repository } from 'typeorm';
 import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
@@ -6,7 +7,7 @@ import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFound
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { randomBase62 } from './base62.util.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
-import { generateKey, inspectKey, keyHint } from './api-key.format.js';
+import { generateKey, inspectKey, keyHint, MAX_KEY_LENGTH } from './api-key.format.js';
 import { ApiKeyHasher } from './api-key.hasher.js';
 import type {
   ApiKeyStatus,
@@ -17,7 +18,7 @@ import type {
   UpdateApiKeyInput,
   VerifyResult,
 } from './api-key.types.js';
-import { expiryFromDuration, requireText, validateScopes, validateSettings } from './api-key.validation.js';
+import { requireText, validateScopes, validateSettings } from './api-key.validation.js';
 import { storeCall } from './store-call.util.js';
 import { TtlCache } from './ttl.cache.js';
 import { UsageRecorder } from './usage.recorder.js';
@@ -27,11 +28,14 @@ const KEY_ID_PATTERN = /^key_[0-9A-Za-z]{1,36}$/;
 
 /** Creates, reads, changes, revokes and verifies API keys. Inject it anywhere once the module is imported. */
 @Injectable()
-export class ApiKeyService implements OnModuleDestroy {
+export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown {
   private readonly hasher: ApiKeyHasher;
   private readonly verified: TtlCache<VerifiedKey> | undefined;
   /** Hashes of well-formed keys the store does not hold, so a flood of them costs one query each per TTL. */
   private readonly unknown: TtlCache<true> | undefined;
+  private readonly loading = new Map<string, Promise<VerifiedKey | undefined>>();
+  /** Bumped by every change to a key; a store read that straddles a change does not fill the cache. */
+  private generation = 0;
   private readonly usage: UsageRecorder;
   private readonly events: KeybridgeEventEmitter;
 
@@ -49,6 +53,11 @@ export class ApiKeyService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    await this.usage.flush();
+  }
+
+  /** The last write of usage counts, after every module is destroyed and before the data source closes. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.usage.close();
   }
 
@@ -60,12 +69,6 @@ export class ApiKeyService implements OnModuleDestroy {
       { ...input, name: requireText(input.name, 'name'), scopes: validateScopes(input.scopes) },
       now,
     );
-    if (input.expiresIn !== undefined) {
-      if (input.expiresAt !== undefined && input.expiresAt !== null) {
-        throw new InvalidArgumentError('Give expiresAt or expiresIn, not both.');
-      }
-      settings.expiresAt = expiryFromDuration(input.expiresIn, now);
-    }
     const environment = input.environment ?? this.options.defaultEnvironment;
     if (environment !== 'live' && environment !== 'test') {
       throw new InvalidArgumentError('environment must be "live" or "test".');
@@ -86,7 +89,8 @@ export class ApiKeyService implements OnModuleDestroy {
       allowedIps: settings.allowedIps ?? null,
       allowedReferrers: settings.allowedReferrers ?? null,
       rateLimit: settings.rateLimit ?? null,
-      remaining: settings.remaining ?? null,
+      // A refilling quota without a starting balance starts full.
+      remaining: settings.remaining ?? settings.quotaRefill?.amount ?? null,
       quotaRefill: settings.quotaRefill ?? null,
       quotaRefilledAt: settings.quotaRefill ? createdAt : null,
       usageCount: 0,
@@ -152,7 +156,7 @@ export class ApiKeyService implements OnModuleDestroy {
         updatedAt: record.updatedAt,
       } as QueryDeepPartialEntity<ApiKeyEntity>),
     );
-    this.forget(record.keyHash);
+    this.forget(id);
     this.events.emit({ type: 'key.updated', keyId: id, changes: changed, at: record.updatedAt });
     return this.toView(record, now);
   }
@@ -172,7 +176,7 @@ export class ApiKeyService implements OnModuleDestroy {
       );
       this.events.emit({ type: 'key.revoked', keyId: id, reason: revokedReason, at: record.revokedAt });
     }
-    this.forget(record.keyHash);
+    this.forget(id);
     return this.toView(record, now);
   }
 
@@ -203,14 +207,18 @@ export class ApiKeyService implements OnModuleDestroy {
    * refused before hashing; cached keys are answered from memory; otherwise one indexed query.
    */
   authenticate(key: string): VerifiedKey | Promise<VerifiedKey> {
-    const shape =
-      typeof key === 'string' ? inspectKey(key, this.options.prefixes) : { problem: 'malformed' as const };
-    if ('problem' in shape) throw new InvalidApiKeyError(shape.problem, this.options.challenge);
-    const keyHash = this.hasher.hash(key);
-    const cached = this.verified?.get(keyHash);
+    if (typeof key !== 'string' || key.length > MAX_KEY_LENGTH) {
+      throw new InvalidApiKeyError('malformed', this.options.challenge);
+    }
+    // The in-memory caches are keyed by a plain SHA-256 (a fraction of the HMAC's cost); the HMAC that the
+    // store indexes is computed only on a miss.
+    const cacheKey = hash('sha256', key, 'base64');
+    const cached = this.verified?.get(cacheKey);
     if (cached) return this.admit(cached);
-    if (this.unknown?.get(keyHash)) throw new InvalidApiKeyError('unknown', this.options.challenge);
-    return this.load(keyHash);
+    const shape = inspectKey(key, this.options.prefixes);
+    if ('problem' in shape) throw new InvalidApiKeyError(shape.problem, this.options.challenge);
+    if (this.unknown?.get(cacheKey)) throw new InvalidApiKeyError('unknown', this.options.challenge);
+    return this.load(key, cacheKey);
   }
 
   /** Counts one use of a key; written to the store in the next batch. */
@@ -223,15 +231,31 @@ export class ApiKeyService implements OnModuleDestroy {
     return this.usage.flush();
   }
 
-  private async load(keyHash: string): Promise<VerifiedKey> {
+  /** One store read per key at a time: concurrent misses for the same key share it. */
+  private async load(key: string, cacheKey: string): Promise<VerifiedKey> {
+    let pending = this.loading.get(cacheKey);
+    if (!pending) {
+      pending = this.read(key, cacheKey).finally(() => this.loading.delete(cacheKey));
+      this.loading.set(cacheKey, pending);
+    }
+    const verified = await pending;
+    if (!verified) throw new InvalidApiKeyError('unknown', this.options.challenge);
+    return this.admit(verified);
+  }
+
+  private async read(key: string, cacheKey: string): Promise<VerifiedKey | undefined> {
+    const keyHash = this.hasher.hash(key);
+    const generation = this.generation;
     const record = await this.store(() => this.repository.findOneBy({ keyHash }));
+    // A change made while the read was in flight (revoke, update) must not be undone by caching its result.
+    const current = generation === this.generation;
     if (!record || !ApiKeyHasher.same(record.keyHash, keyHash)) {
-      this.unknown?.set(keyHash, true);
-      throw new InvalidApiKeyError('unknown', this.options.challenge);
+      if (current) this.unknown?.set(cacheKey, true);
+      return undefined;
     }
     const verified = new VerifiedKey(record);
-    this.verified?.set(keyHash, verified);
-    return this.admit(verified);
+    if (current) this.verified?.set(cacheKey, verified);
+    return verified;
   }
 
   /** A key-store operation that fails closed (503) when the store is down or slow. */
@@ -245,13 +269,15 @@ export class ApiKeyService implements OnModuleDestroy {
     return verified;
   }
 
-  private forget(keyHash: string): void {
-    this.verified?.delete(keyHash);
+  /** Drops a changed key from the cache and invalidates reads that started before the change. */
+  private forget(keyId: string): void {
+    this.generation++;
+    this.verified?.deleteWhere((entry) => entry.id === keyId);
   }
 
   private async find(id: string): Promise<ApiKeyEntity> {
-    if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id))
-      throw new KeyNotFoundError(String(id).slice(0, 64));
+    // Input that is not an id is never echoed: an admin may have pasted a key by mistake.
+    if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id)) throw new KeyNotFoundError();
     const record = await this.store(() => this.repository.findOneBy({ id }));
     if (!record) throw new KeyNotFoundError(id);
     return record;
@@ -264,8 +290,8 @@ export class ApiKeyService implements OnModuleDestroy {
 }
 
 function statusOf(record: ApiKeyEntity, now: number): ApiKeyStatus {
-  if (record.revokedAt && record.revokedAt.getTime() <= now) return 'revoked';
-  if (record.disabledAt && record.disabledAt.getTime() <= now) return 'disabled';
+  if (record.revokedAt) return 'revoked';
+  if (record.disabledAt) return 'disabled';
   const ends = [record.expiresAt, record.graceEndsAt].filter((d): d is Date => d !== null);
   if (ends.some((d) => d.getTime() <= now)) return 'expired';
   return 'active';

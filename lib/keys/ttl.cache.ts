@@ -35,6 +35,11 @@ export class TtlCache<V> {
     this.entries.delete(key);
   }
 
+  /** Deletes every entry whose value matches; O(size), for rare invalidations. */
+  deleteWhere(matches: (value: V) => boolean): void {
+    for (const [key, entry] of this.entries) if (matches(entry.value)) this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }

@@ -25,9 +25,11 @@ export class VerifiedKey {
   readonly rateLimit: KeyRateLimit | null;
   readonly hasQuota: boolean;
   readonly quotaRefill: KeyQuotaRefill | null;
+  /** When the quota was last refilled as far as this process knows; moves forward as it refills. */
+  quotaRefilledAtMs: number;
   private readonly expiresAtMs: number | null;
-  private readonly revokedAtMs: number | null;
-  private readonly disabledAtMs: number | null;
+  private readonly revoked: boolean;
+  private readonly disabled: boolean;
 
   constructor(record: ApiKeyEntity) {
     this.id = record.id;
@@ -48,15 +50,17 @@ export class VerifiedKey {
     this.rateLimit = record.rateLimit;
     this.hasQuota = record.remaining !== null;
     this.quotaRefill = record.quotaRefill;
+    this.quotaRefilledAtMs = record.quotaRefilledAt?.getTime() ?? record.createdAt.getTime();
     this.expiresAtMs = earliest(record.expiresAt, record.graceEndsAt);
-    this.revokedAtMs = record.revokedAt ? record.revokedAt.getTime() : null;
-    this.disabledAtMs = record.disabledAt ? record.disabledAt.getTime() : null;
+    this.revoked = record.revokedAt !== null;
+    this.disabled = record.disabledAt !== null;
   }
 
   /** Why the key cannot be used at `now`, or `undefined` when it can. */
   refusal(now: number): 'revoked' | 'disabled' | 'expired' | undefined {
-    if (this.revokedAtMs !== null && this.revokedAtMs <= now) return 'revoked';
-    if (this.disabledAtMs !== null && this.disabledAtMs <= now) return 'disabled';
+    // A revocation or disablement applies from the moment it is recorded, whatever clock wrote it.
+    if (this.revoked) return 'revoked';
+    if (this.disabled) return 'disabled';
     if (this.expiresAtMs !== null && this.expiresAtMs <= now) return 'expired';
     return undefined;
   }

@@ -48,20 +48,32 @@ export class KeyLimitsService {
     return headers;
   }
 
+  /**
+   * One atomic decrement per request (`UPDATE … WHERE remaining > 0`). A due refill is one more conditional
+   * `UPDATE`, issued only when this process believes the interval has passed; instances racing for it refill
+   * once.
+   */
   private async consumeQuota(key: VerifiedKey): Promise<void> {
     const now = this.options.clock();
     const refill = key.quotaRefill;
     const consumed = await storeCall(this.options.storeTimeoutMs, async () => {
-      if (refill) {
-        await this.repository
+      if (refill && now >= key.quotaRefilledAtMs + refill.intervalSeconds * 1000) {
+        const due = now - refill.intervalSeconds * 1000;
+        const refilled = await this.repository
           .createQueryBuilder()
           .update()
           .set({ remaining: refill.amount, quotaRefilledAt: new Date(now) })
-          .where('id = :id AND (quota_refilled_at IS NULL OR quota_refilled_at <= :due)', {
-            id: key.id,
-            due: new Date(now - refill.intervalSeconds * 1000),
-          })
+          .where('id = :id AND (quota_refilled_at IS NULL OR quota_refilled_at <= :due)', { id: key.id, due })
           .execute();
+        if ((refilled.affected ?? 0) > 0) {
+          key.quotaRefilledAtMs = now;
+        } else {
+          const record = await this.repository.findOne({
+            where: { id: key.id },
+            select: { id: true, quotaRefilledAt: true },
+          });
+          key.quotaRefilledAtMs = record?.quotaRefilledAt?.getTime() ?? now;
+        }
       }
       const result = await this.repository
         .createQueryBuilder()
@@ -72,14 +84,9 @@ export class KeyLimitsService {
       return (result.affected ?? 0) > 0;
     });
     if (consumed) return;
-    let resetSeconds = NO_REFILL_RETRY_SECONDS;
-    if (refill) {
-      const record = await storeCall(this.options.storeTimeoutMs, () =>
-        this.repository.findOne({ where: { id: key.id }, select: { id: true, quotaRefilledAt: true } }),
-      );
-      const refilledAt = record?.quotaRefilledAt?.getTime() ?? now;
-      resetSeconds = Math.max(1, (refilledAt + refill.intervalSeconds * 1000 - now) / 1000);
-    }
+    const resetSeconds = refill
+      ? Math.max(1, (key.quotaRefilledAtMs + refill.intervalSeconds * 1000 - now) / 1000)
+      : NO_REFILL_RETRY_SECONDS;
     throw new QuotaExhaustedError({ limit: refill?.amount ?? 0, remaining: 0, resetSeconds });
   }
 }

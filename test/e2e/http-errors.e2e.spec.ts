@@ -149,6 +149,16 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
       );
     });
 
+    it('never lets a read that raced a revocation put the key back in the cache', async () => {
+      for (let round = 0; round < 10; round++) {
+        const key = await running.keys.create({ name: `race ${round}`, scopes: ['orders:read'] });
+        const inFlight = Promise.resolve(running.keys.authenticate(key.key)).catch(() => undefined);
+        await running.keys.revoke(key.id);
+        await inFlight;
+        await expectRefused(await http().get('/orders').set('X-API-Key', key.key));
+      }
+    });
+
     it('gives unknown, mistyped, expired and revoked keys byte-identical bodies', () => {
       expect(refusedBodies.length).toBeGreaterThanOrEqual(5);
       expect(new Set(refusedBodies).size).toBe(1);
@@ -174,6 +184,23 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
       expect(res.body.orders).toEqual([
         expect.objectContaining({ item: 'tea', quantity: 2, placedBy: 'app:all' }),
       ]);
+    });
+
+    it('emits one audit event per refusal of a cached key', async () => {
+      await http().get('/orders').set('X-API-Key', reader.key).expect(200);
+      const before = running.events.filter(
+        (e) => e.type === 'auth.failed' && e.reason === 'insufficient_scope',
+      ).length;
+      await http()
+        .post('/orders')
+        .set('X-API-Key', reader.key)
+        .send({ item: 'tea', quantity: 1 })
+        .expect(403);
+      const after = running.events.filter(
+        (e) => e.type === 'auth.failed' && e.reason === 'insufficient_scope',
+      );
+      expect(after.length).toBe(before + 1);
+      expect(after.at(-1)).toEqual(expect.objectContaining({ keyId: reader.id }));
     });
 
     it('needs every scope of class and handler', async () => {

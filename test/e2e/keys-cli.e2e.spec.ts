@@ -14,7 +14,14 @@ async function keys(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, DATABASE_URL: databaseUrl, KEYBRIDGE_PEPPER: TEST_PEPPER, NODE_OPTIONS: '' },
+      // The CLI runs nine hours ahead of the app: stored instants must not depend on either's time zone.
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        KEYBRIDGE_PEPPER: TEST_PEPPER,
+        NODE_OPTIONS: '',
+        TZ: 'Asia/Tokyo',
+      },
       timeout: 30_000,
     });
     return { code: 0, stdout, stderr };
@@ -99,6 +106,8 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %
     const days = (Date.parse(temp.expiresAt) - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(29.9);
     expect(days).toBeLessThan(30.1);
+    const seenByApp = (await running.keys.list()).find((k) => k.name === 'temp')!;
+    expect(Math.abs(seenByApp.expiresAt!.getTime() - Date.parse(temp.expiresAt))).toBeLessThan(1000);
     expect(json.stdout).not.toMatch(/kb_live_[0-9A-Za-z]{49}/);
   });
 
