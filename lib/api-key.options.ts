@@ -82,7 +82,8 @@ export class ResolvedApiKeyOptions {
   clock: () => number = Date.now;
 }
 
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+/** An HTTP token without `.`: passport-headerapikey reads the header through a dotted-path lookup. */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+^_`|~-]+$/;
 const MIN_PEPPER_LENGTH = 32;
 
 const HOUR_MS = 3_600_000;

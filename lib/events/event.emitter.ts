@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { KeybridgeEvent, KeybridgeEventListener } from './keybridge.events.js';
 
-/** Hands events to the configured listener; a listener that throws is logged, never fatal to a request. */
+/** Hands events to the configured listener; a listener that throws or rejects is logged, never fatal. */
 export class KeybridgeEventEmitter {
   private readonly logger = new Logger('Keybridge');
 
@@ -14,11 +14,17 @@ export class KeybridgeEventEmitter {
   emit(event: KeybridgeEvent): void {
     if (!this.listener) return;
     try {
-      this.listener(event);
+      const result = this.listener(event) as unknown;
+      // An async listener's failure must not become an unhandled rejection that takes the process down.
+      if (result instanceof Promise) result.catch((error: unknown) => this.warn(event, error));
     } catch (error) {
-      this.logger.warn(
-        `onEvent listener threw on "${event.type}": ${(error as Error)?.message ?? String(error)}`,
-      );
+      this.warn(event, error);
     }
+  }
+
+  private warn(event: KeybridgeEvent, error: unknown): void {
+    this.logger.warn(
+      `onEvent listener failed on "${event.type}": ${(error as Error)?.message ?? String(error)}`,
+    );
   }
 }

@@ -27,7 +27,8 @@ export type KeybridgeEvent =
 export type KeybridgeEventType = KeybridgeEvent['type'];
 
 /**
- * Receives every audit event. It is called synchronously on the request path, so keep it cheap (hand the
+ * Receives every audit event. It is called synchronously on the request path (a returned promise is not
+ * awaited; its rejection is logged), so keep it cheap (hand the
  * event to a logger or queue). Events carry key ids and never a key.
  */
-export type KeybridgeEventListener = (event: KeybridgeEvent) => void;
+export type KeybridgeEventListener = (event: KeybridgeEvent) => unknown;

@@ -47,6 +47,8 @@ export interface ApiKeySettings {
   metadata?: Record<string, unknown> | null;
   /** When the key stops working; `null` for never. */
   expiresAt?: Date | string | null;
+  /** Alternative to `expiresAt`: a duration from now such as `'30d'`. */
+  expiresIn?: Duration;
   /** IP addresses and CIDR blocks the key may be used from; `null` or empty for anywhere. */
   allowedIps?: readonly string[] | null;
   /** Host names (`*.example.com`) or origins the key may be used from; `null` or empty for anywhere. */
@@ -65,8 +67,6 @@ export interface CreateApiKeyInput extends ApiKeySettings {
   /** The owner: an app or a team member. Default: the key's own id. */
   subject?: string;
   environment?: KeyEnvironment;
-  /** Alternative to `expiresAt`: a duration from now such as `'30d'`. */
-  expiresIn?: Duration;
 }
 
 export type UpdateApiKeyInput = ApiKeySettings;

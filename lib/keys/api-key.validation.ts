@@ -1,5 +1,5 @@
 import { isValidScope, MAX_SCOPES_PER_KEY } from '../auth/scope.matcher.js';
-import { parseDuration } from '../duration.util.js';
+import { MAX_TIMER_MS, parseDuration } from '../duration.util.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isValidCidr } from '../limits/ip-allowlist.js';
 import { isValidReferrerPattern } from '../limits/referrer.matcher.js';
@@ -10,6 +10,9 @@ const MAX_TEXT = 200;
 const MAX_METADATA_BYTES = 8192;
 const MAX_LIST_ENTRIES = 100;
 const MAX_EXPIRY_MS = 100 * 365.25 * 86_400_000;
+/** Counters live in 32-bit integer columns. */
+const MAX_COUNT = 2_147_483_647;
+const MAX_REFILL_INTERVAL_MS = 366 * 86_400_000;
 
 type SettingColumns = Pick<
   ApiKeyEntity,
@@ -36,6 +39,12 @@ export function validateSettings(input: ApiKeySettings, now: number): Partial<Se
   if (input.scopes !== undefined) out.scopes = validateScopes(input.scopes);
   if (input.metadata !== undefined) out.metadata = validateMetadata(input.metadata);
   if (input.expiresAt !== undefined) out.expiresAt = validateExpiry(input.expiresAt, now);
+  if (input.expiresIn !== undefined) {
+    if (input.expiresAt !== undefined && input.expiresAt !== null) {
+      throw new InvalidArgumentError('Give expiresAt or expiresIn, not both.');
+    }
+    out.expiresAt = expiryFromDuration(input.expiresIn, now);
+  }
   if (input.allowedIps !== undefined) {
     out.allowedIps = validateList(input.allowedIps, 'allowedIps', isValidCidr, 'an IP address or CIDR block');
   }
@@ -49,8 +58,10 @@ export function validateSettings(input: ApiKeySettings, now: number): Partial<Se
   }
   if (input.rateLimit !== undefined) out.rateLimit = validateRateLimit(input.rateLimit);
   if (input.remaining !== undefined) {
-    if (input.remaining !== null && (!Number.isSafeInteger(input.remaining) || input.remaining < 0)) {
-      throw new InvalidArgumentError('remaining must be a whole number of requests, 0 or more, or null.');
+    if (input.remaining !== null && !(input.remaining === 0 || isCount(input.remaining))) {
+      throw new InvalidArgumentError(
+        `remaining must be a whole number of requests from 0 to ${MAX_COUNT}, or null.`,
+      );
     }
     out.remaining = input.remaining;
   }
@@ -91,7 +102,13 @@ function validateMetadata(metadata: unknown): Record<string, unknown> | null {
   if (typeof metadata !== 'object' || Array.isArray(metadata)) {
     throw new InvalidArgumentError('metadata must be a JSON object or null.');
   }
-  const json = JSON.stringify(metadata);
+  let json: string;
+  try {
+    json = JSON.stringify(metadata);
+  } catch {
+    // Cycles, BigInts, or nesting deep enough to exhaust the stack.
+    throw new InvalidArgumentError('metadata must be plain JSON.');
+  }
   if (Buffer.byteLength(json) > MAX_METADATA_BYTES) {
     throw new InvalidArgumentError(`metadata must serialize to at most ${MAX_METADATA_BYTES} bytes of JSON.`);
   }
@@ -144,12 +161,12 @@ function validateRateLimit(value: unknown): { limit: number; windowSeconds: numb
   if (value === null) return null;
   const { limit, window } = (value ?? {}) as { limit?: unknown; window?: unknown };
   const windowMs = parseDuration(window as string);
-  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || windowMs === undefined || windowMs < 1000) {
+  if (!isCount(limit) || windowMs === undefined || windowMs < 1000 || windowMs > MAX_TIMER_MS) {
     throw new InvalidArgumentError(
-      'rateLimit must be { limit: positive integer, window: duration of at least "1s" } or null.',
+      `rateLimit must be { limit: whole number from 1 to ${MAX_COUNT}, window: duration from "1s" to "24d" } or null.`,
     );
   }
-  return { limit: limit as number, windowSeconds: Math.round(windowMs / 1000) };
+  return { limit, windowSeconds: Math.round(windowMs / 1000) };
 }
 
 function validateRefill(value: unknown): { amount: number; intervalSeconds: number } | null {
@@ -157,16 +174,21 @@ function validateRefill(value: unknown): { amount: number; intervalSeconds: numb
   const { amount, interval } = (value ?? {}) as { amount?: unknown; interval?: unknown };
   const intervalMs = parseDuration(interval as string);
   if (
-    !Number.isSafeInteger(amount) ||
-    (amount as number) < 1 ||
+    !isCount(amount) ||
     intervalMs === undefined ||
-    intervalMs < 1000
+    intervalMs < 1000 ||
+    intervalMs > MAX_REFILL_INTERVAL_MS
   ) {
     throw new InvalidArgumentError(
-      'quotaRefill must be { amount: positive integer, interval: duration such as "1d" } or null.',
+      `quotaRefill must be { amount: whole number from 1 to ${MAX_COUNT}, interval: duration from "1s" to "366d" } or null.`,
     );
   }
-  return { amount: amount as number, intervalSeconds: Math.round(intervalMs / 1000) };
+  return { amount, intervalSeconds: Math.round(intervalMs / 1000) };
+}
+
+/** A positive count that fits the 32-bit integer columns of every dialect. */
+function isCount(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_COUNT;
 }
 
 function hasControlCharacter(value: string): boolean {

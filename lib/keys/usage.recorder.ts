@@ -1,15 +1,20 @@
 import { Logger } from '@nestjs/common';
 import type { Repository } from 'typeorm';
-import type { ApiKeyEntity } from './api-key.entity.js';
+import { ApiKeyEntity } from './api-key.entity.js';
+
+interface PendingUsage {
+  count: number;
+  lastUsedAt: number;
+}
 
 /**
- * Counts uses and the last-use time per key in memory and writes them in one batch every interval, so a
- * request never waits on a database write. Pending counts are flushed on shutdown; a failed flush keeps them
- * for the next round.
+ * Counts uses and the last-use time per key in memory and writes them in one transaction every interval,
+ * so a request never waits on a database write. `close()` writes until nothing is pending; a failed write
+ * keeps its counts for the next round.
  */
 export class UsageRecorder {
   private readonly logger = new Logger('Keybridge');
-  private pending = new Map<string, { count: number; lastUsedAt: number }>();
+  private pending = new Map<string, PendingUsage>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
@@ -31,43 +36,49 @@ export class UsageRecorder {
     }
   }
 
-  /** Writes what is pending. Concurrent calls share one write. */
-  flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
-    return this.flushing;
+  /** Writes what is pending now, after any write already under way. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.pending.size === 0) return;
+    this.flushing = this.write().finally(() => (this.flushing = undefined));
+    await this.flushing;
   }
 
+  /** Stops the timer and writes everything recorded so far, including uses recorded during the write. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    for (let round = 0; round < 5 && (this.pending.size > 0 || this.flushing); round++) await this.flush();
   }
 
   private async write(): Promise<void> {
-    if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
-    const failed: [string, { count: number; lastUsedAt: number }][] = [];
-    for (const [keyId, usage] of batch) {
-      try {
-        await this.repository
-          .createQueryBuilder()
-          .update()
-          .set({ usageCount: () => `usage_count + ${usage.count}`, lastUsedAt: new Date(usage.lastUsedAt) })
-          .where('id = :keyId', { keyId })
-          .execute();
-      } catch {
-        failed.push([keyId, usage]);
-      }
+    try {
+      await this.repository.manager.transaction(async (manager) => {
+        for (const [keyId, usage] of batch) {
+          await manager
+            .createQueryBuilder()
+            .update(ApiKeyEntity)
+            .set({ usageCount: () => `usage_count + ${usage.count}`, lastUsedAt: new Date(usage.lastUsedAt) })
+            .where('id = :keyId', { keyId })
+            .execute();
+        }
+      });
+    } catch (error) {
+      this.logger.warn(
+        `Could not record usage of ${batch.size} key(s), will retry: ${(error as Error)?.message ?? String(error)}`,
+      );
+      for (const [keyId, usage] of batch) this.restore(keyId, usage);
     }
-    if (failed.length > 0) {
-      this.logger.warn(`Could not record usage of ${failed.length} key(s); will retry.`);
-      for (const [keyId, usage] of failed) {
-        const entry = this.pending.get(keyId);
-        if (entry) {
-          entry.count += usage.count;
-          entry.lastUsedAt = Math.max(entry.lastUsedAt, usage.lastUsedAt);
-        } else this.pending.set(keyId, usage);
-      }
+  }
+
+  private restore(keyId: string, usage: PendingUsage): void {
+    const entry = this.pending.get(keyId);
+    if (!entry) {
+      this.pending.set(keyId, usage);
+      return;
     }
+    entry.count += usage.count;
+    entry.lastUsedAt = Math.max(entry.lastUsedAt, usage.lastUsedAt);
   }
 }

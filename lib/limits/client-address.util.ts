@@ -18,15 +18,15 @@ export function clientAddress(request: IncomingRequestLike, trustedProxies: numb
   if (trustedProxies === 0) return socketAddress;
   const header = request.headers['x-forwarded-for'];
   const raw = Array.isArray(header) ? header.join(',') : header;
-  if (!raw) return socketAddress;
+  // A missing or unreadable trusted hop means the proxies are not set up as configured: the address is
+  // unknown (and so inside no allow-list) rather than the proxy's own.
+  if (!raw) return undefined;
   const hops = raw
     .split(',')
     .map((h) => h.trim())
     .filter(Boolean);
   // The socket peer is the nearest proxy; each trusted proxy adds the address it saw at the right end.
-  const candidate = hops[hops.length - trustedProxies];
-  const address = normalizeAddress(candidate);
-  return address ?? socketAddress;
+  return normalizeAddress(hops[hops.length - trustedProxies]);
 }
 
 /** A bare IP address (IPv4-mapped IPv6 unwrapped), or `undefined` when `value` is not one. */

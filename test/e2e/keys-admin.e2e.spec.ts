@@ -142,6 +142,37 @@ describe.each(targetMatrix())('key administration over HTTP (%s)', (_label, data
     }
   });
 
+  it('never echoes a key pasted where an id belongs', async () => {
+    const { key } = (await as(admin).post('/keys').send({ name: 'pasted', scopes: [] }).expect(201)).body;
+    const res = await as(admin).get(`/keys/${key}`).expect(404);
+    expect(res.text).not.toContain(key);
+  });
+
+  it('answers hostile settings with 400, never 500 or 503', async () => {
+    // Built as text: JSON.stringify itself runs out of stack on 5000 levels, and so would the server's.
+    const deep = `{"name":"deep","scopes":[],"metadata":${'{"d":'.repeat(5000)}{}${'}'.repeat(5000)}}`;
+    const raw = await as(admin).post('/keys').set('Content-Type', 'application/json').send(deep);
+    expect({ status: raw.status, code: raw.body.code }).toEqual({ status: 400, code: 'invalid_argument' });
+    const cases = [
+      { name: 'big', scopes: [], remaining: 2 ** 31 },
+      { name: 'big', scopes: [], remaining: Number.MAX_SAFE_INTEGER },
+      { name: 'slow', scopes: [], quotaRefill: { amount: 1, interval: 1e20 } },
+      { name: 'long', scopes: [], rateLimit: { limit: 2, window: '30d' } },
+      { name: 'typed', scopes: 'orders:read' },
+      { name: 'typed', scopes: [], metadata: [1] },
+      { name: 'typed', scopes: [], rateLimit: 5 },
+      { name: 'far', scopes: [], expiresIn: '100000000d' },
+    ];
+    for (const body of cases) {
+      const res = await as(admin).post('/keys').send(body);
+      expect({ name: body.name, status: res.status, code: res.body.code }).toEqual({
+        name: body.name,
+        status: 400,
+        code: 'invalid_argument',
+      });
+    }
+  });
+
   it('leaves an undecodable path to the framework: 400, no stack trace', async () => {
     const res = await as(admin).get('/keys/%00%ff').expect(400);
     expect(res.text).not.toMatch(/\bat .*\.(js|ts):\d+/);
