@@ -1,0 +1,850 @@
+/**
+ * The benchmark driver: `npm run bench [-- options]`. For each server configuration it starts the fixture app
+ * in a child process, then loads `GET /unguarded` and `GET /guarded` with autocannon on 127.0.0.1, the two
+ * routes interleaved round after round, and reports the median requests/s of each and their ratio.
+ * See bench/README.md for the options and how to read the results.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon, { type AutocannonResult } from 'autocannon';
+import type {
+  AdapterName,
+  BenchTask,
+  CacheMode,
+  ChildMessage,
+  DatabaseName,
+  DatabaseTarget,
+  ServerConfig,
+} from './bench.config.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SERVER_SCRIPT = fileURLToPath(new URL('./bench-server.js', import.meta.url));
+const RESULTS_DIR = join(ROOT, 'bench', 'results');
+const HOST = '127.0.0.1';
+const MANY_KEYS = 100_000;
+/** Upper bound on requests in one run, far above what one core serves: every load loop is bounded in count too. */
+const MAX_REQUESTS_PER_SECOND = 200_000;
+const WARM_TARGET = 0.9;
+/** How far the 100,000-key ratio may fall below the 1-key ratio and still count as "costs no more". */
+const KEY_COUNT_TOLERANCE = 0.05;
+const SEED_BUDGET_MS = 60_000;
+/**
+ * A round during which other processes used more CPU than this (in cores) is repeated, within the retry
+ * budget: on a shared 2-core machine a busy neighbour moves req/s by ±40 % and would swamp the guard's cost.
+ */
+const QUIET_LIMIT_CORES = 0.25;
+
+interface Settings {
+  connections: number;
+  durationSec: number;
+  warmupSec: number;
+  rounds: number;
+  /** Extra rounds allowed per configuration to replace rounds disturbed by other processes. */
+  retries: number;
+  pin: boolean;
+  profileDir: string | undefined;
+}
+
+interface RunSample {
+  reqPerSec: number;
+  total: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  failures: number;
+  /** CPU time (user + system) the server process spent per request served; less noisy than req/s. */
+  serverCpuUsPerReq: number | undefined;
+  /** Cores' worth of user CPU used by processes other than the server and this driver during the run. */
+  otherCpuCores: number | undefined;
+}
+
+interface RouteSummary {
+  medianReqPerSec: number;
+  medianLatencyP50Ms: number;
+  medianLatencyP99Ms: number;
+  medianServerCpuUsPerReq: number | undefined;
+  runs: number[];
+}
+
+interface ConfigResult {
+  adapter: AdapterName;
+  db: DatabaseName;
+  keys: number;
+  cache: CacheMode;
+  unguarded: RouteSummary;
+  guarded: RouteSummary;
+  /** Median guarded req/s over median unguarded req/s. */
+  ratio: number;
+  /** Guarded over unguarded within each round, for the spread. */
+  roundRatios: number[];
+  /** Median server CPU per unguarded request over median per guarded request: the ratio without the noise. */
+  cpuRatio: number | undefined;
+  /** The busiest any other process was during one of the runs used, in cores. */
+  maxOtherCpuCores: number | undefined;
+  /** Rounds run, and the rounds the medians use (the quiet ones when there are enough); absent in older reports. */
+  rounds?: { measured: number; used: number };
+  problems: string[];
+}
+
+interface SeedResult {
+  db: DatabaseName;
+  keys: number;
+  seedMs: number;
+  bulkInsertMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------- arguments
+
+const USAGE = `Usage: npm run bench -- [options]
+  --quick              3 rounds of 2 s after a 1 s warm-up (default: 5 rounds of 4 s after 2 s)
+  --adapter <list>     express,fastify (default both)
+  --db <list>          sqlite,postgres (default both)
+  --keys <list>        1,100000 (default both)
+  --cache <list>       warm,off (default both; "off" = verified-key cache disabled: the cache-miss path)
+  --rounds <n>  --duration <s>  --warmup <s>  --connections <n> (default 50)
+  --retries <n>        extra rounds per configuration to replace rounds disturbed by other processes
+                       (default 2; 1 with --quick)
+  --pg-url <url>       default postgres://postgres@127.0.0.1:5432/keybridge_bench (created if missing)
+  --no-pin             do not pin the client to CPU 0 and the server to CPU 1 with taskset
+  --profile            run the server under node --cpu-prof (profiles in bench/results/profiles/)
+  --out <name>         results file name (default "latest" for a full run, "partial" otherwise)
+  --render <name>      only rewrite bench/results/<name>.md from <name>.json (after a report format change)`;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    adapter: { type: 'string', multiple: true },
+    db: { type: 'string', multiple: true },
+    keys: { type: 'string', multiple: true },
+    cache: { type: 'string', multiple: true },
+    rounds: { type: 'string' },
+    retries: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/keybridge_bench' },
+    'no-pin': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    render: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function listArg<T extends string>(values: string[] | undefined, allowed: readonly T[], name: string): T[] {
+  if (!values) return [...allowed];
+  const picked = values.flatMap((v) => v.split(',')).map((v) => v.trim());
+  for (const value of picked) {
+    if (!allowed.includes(value as T))
+      fail(`--${name} takes ${allowed.join(', ')}; got "${value}".\n${USAGE}`);
+  }
+  return allowed.filter((value) => picked.includes(value));
+}
+
+function numberArg(
+  value: string | undefined,
+  fallback: number,
+  name: string,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) fail(`--${name} must be a number from ${min} to ${max}.`);
+  return n;
+}
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+const adapters = listArg(args.adapter, ['express', 'fastify'] as const, 'adapter');
+const databases = listArg(args.db, ['sqlite', 'postgres'] as const, 'db');
+const keyCounts = listArg(args.keys, ['1', String(MANY_KEYS)] as const, 'keys').map(Number);
+const cacheModes = listArg(args.cache, ['warm', 'off'] as const, 'cache');
+const isFullRun =
+  !args.quick &&
+  ['adapter', 'db', 'keys', 'cache', 'rounds', 'retries', 'duration', 'warmup', 'connections'].every(
+    (name) => args[name as keyof typeof args] === undefined,
+  );
+
+const settings: Settings = {
+  connections: numberArg(args.connections, 50, 'connections', 1, 1000),
+  durationSec: numberArg(args.duration, args.quick ? 2 : 4, 'duration', 1, 60),
+  warmupSec: numberArg(args.warmup, args.quick ? 1 : 2, 'warmup', 0, 60),
+  rounds: numberArg(args.rounds, args.quick ? 3 : 5, 'rounds', 1, 20),
+  retries: numberArg(args.retries, args.quick ? 1 : 2, 'retries', 0, 20),
+  pin: !args['no-pin'] && cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0,
+  profileDir: args.profile ? join(RESULTS_DIR, 'profiles') : undefined,
+};
+const outName = args.out ?? (isFullRun ? 'latest' : 'partial');
+if (!/^[A-Za-z0-9_-]+$/.test(outName)) fail('--out takes a plain file name (letters, digits, - and _).');
+
+// ------------------------------------------------------------------------------------------ child process
+
+interface Child {
+  process: ChildProcess;
+  next(type: ChildMessage['type'], timeoutMs: number): Promise<ChildMessage>;
+  exited: Promise<number | null>;
+}
+
+let current: Child | undefined;
+
+function startChild(task: BenchTask): Child {
+  const nodeArgs: string[] = [];
+  if (settings.profileDir && task.mode === 'serve') {
+    mkdirSync(settings.profileDir, { recursive: true });
+    nodeArgs.push(
+      '--cpu-prof',
+      `--cpu-prof-dir=${settings.profileDir}`,
+      `--cpu-prof-name=${task.adapter}-${task.db}-${task.keys}-${task.cache}.cpuprofile`,
+    );
+  }
+  const command = settings.pin ? 'taskset' : process.execPath;
+  const commandArgs = settings.pin
+    ? ['-c', '1', process.execPath, ...nodeArgs, SERVER_SCRIPT]
+    : [...nodeArgs, SERVER_SCRIPT];
+  const child = spawn(command, commandArgs, {
+    cwd: ROOT,
+    env: { ...process.env, BENCH_TASK: JSON.stringify(task) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const inbox: ChildMessage[] = [];
+  const waiters: (() => void)[] = [];
+  child.on('message', (message: ChildMessage) => {
+    inbox.push(message);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  void exited.then(() => waiters.splice(0).forEach((wake) => wake()));
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+
+  const next = (type: ChildMessage['type'], timeoutMs: number): Promise<ChildMessage> =>
+    new Promise((resolve, reject) => {
+      const deadline = setTimeout(
+        () => reject(new Error(`the ${task.mode} process sent no "${type}" within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const check = (): void => {
+        const index = inbox.findIndex((m) => m.type === type || m.type === 'failed');
+        if (index !== -1) {
+          clearTimeout(deadline);
+          const message = inbox.splice(index, 1)[0];
+          if (message.type === 'failed') reject(new Error(message.message));
+          else resolve(message);
+        } else if (hasExited) {
+          clearTimeout(deadline);
+          reject(new Error(`the ${task.mode} process exited before sending "${type}"`));
+        } else waiters.push(check);
+      };
+      check();
+    });
+  current = { process: child, next, exited };
+  return current;
+}
+
+/** Asks the child to close the app and exit; kills it (by its own pid) if it does not within 15 s. */
+async function stopChild(child: Child): Promise<void> {
+  if (child.process.exitCode === null && child.process.connected) child.process.send('stop');
+  const timer = setTimeout(() => child.process.kill('SIGKILL'), 15_000);
+  await child.exited;
+  clearTimeout(timer);
+  if (current === child) current = undefined;
+}
+
+process.on('SIGINT', () => {
+  if (current?.process.exitCode === null) current.process.kill('SIGKILL');
+  process.exit(130);
+});
+
+// ------------------------------------------------------------------------------------------------- load
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+interface CpuSnapshot {
+  at: number;
+  server: { user: number; system: number } | undefined;
+  machineUser: number | undefined;
+  driverUser: number;
+  databaseUser: number;
+}
+
+/** CPU seconds of one process from /proc (Linux), or undefined elsewhere. */
+function processCpu(pid: number | undefined): { user: number; system: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+/** User CPU seconds of the whole machine (user + nice), or undefined off Linux. */
+function machineUserCpu(): number | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/);
+    return (Number(fields[1]) + Number(fields[2])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** User CPU seconds of the local PostgreSQL processes: on the cache-miss path they are part of the workload. */
+function databaseUserCpu(): number {
+  let total = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (name !== 'postgres') continue;
+      total += Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[11]) / CLOCK_TICKS;
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return total;
+}
+
+function cpuSnapshot(serverPid: number | undefined): CpuSnapshot {
+  return {
+    at: performance.now(),
+    server: processCpu(serverPid),
+    machineUser: machineUserCpu(),
+    driverUser: process.cpuUsage().user / 1e6,
+    databaseUser: databaseUserCpu(),
+  };
+}
+
+/** One run of load against a server, with the server's CPU cost and the machine's other load around it. */
+async function run(serverPid: number | undefined, route: Route): Promise<RunSample> {
+  const before = cpuSnapshot(serverPid);
+  const sample = await load(route, settings.durationSec);
+  const after = cpuSnapshot(serverPid);
+  if (before.server && after.server && sample.total > 0) {
+    const serverCpu = after.server.user + after.server.system - before.server.user - before.server.system;
+    sample.serverCpuUsPerReq = (serverCpu * 1e6) / sample.total;
+  }
+  if (before.server && after.server && before.machineUser !== undefined && after.machineUser !== undefined) {
+    const others =
+      after.machineUser -
+      before.machineUser -
+      (after.server.user - before.server.user) -
+      (after.driverUser - before.driverUser) -
+      (after.databaseUser - before.databaseUser);
+    sample.otherCpuCores = Math.max(0, others) / ((after.at - before.at) / 1000);
+  }
+  return sample;
+}
+
+/** What one run sends: a URL, and either one set of headers or one key per connection. */
+interface Route {
+  url: string;
+  headers: Record<string, string>;
+  /** Connection i presents `keyPerConnection[i % length]`, so no two requests in flight share a key. */
+  keyPerConnection?: readonly string[];
+}
+
+function load(route: Route, durationSec: number): Promise<RunSample> {
+  const { url, headers, keyPerConnection } = route;
+  let connection = 0;
+  return new Promise((resolve, reject) => {
+    const watchdog = setTimeout(
+      () => {
+        instance.stop();
+        reject(new Error(`autocannon did not finish ${durationSec} s of load within ${durationSec + 20} s`));
+      },
+      (durationSec + 20) * 1000,
+    );
+    const instance = autocannon(
+      {
+        url,
+        connections: settings.connections,
+        duration: durationSec,
+        maxOverallRequests: Math.max(settings.connections, durationSec * MAX_REQUESTS_PER_SECOND),
+        headers,
+        timeout: 10,
+        ...(keyPerConnection
+          ? {
+              setupClient: (client) => {
+                client.setHeaders({ 'x-api-key': keyPerConnection[connection++ % keyPerConnection.length] });
+              },
+            }
+          : {}),
+      },
+      (error: Error | null, result: AutocannonResult) => {
+        clearTimeout(watchdog);
+        if (error) return reject(error);
+        resolve({
+          reqPerSec: result.requests.average,
+          total: result.requests.total,
+          latencyP50Ms: result.latency.p50,
+          latencyP99Ms: result.latency.p99,
+          failures: result.non2xx + result.errors + result.timeouts,
+          serverCpuUsPerReq: undefined,
+          otherCpuCores: undefined,
+        });
+      },
+    );
+  });
+}
+
+/** One request of each kind, so a misconfigured server is caught before it is measured. */
+async function checkServer(base: string, keys: readonly string[]): Promise<void> {
+  const expect = async (path: string, headers: Record<string, string>, status: number): Promise<void> => {
+    const response = await fetch(base + path, { headers, signal: AbortSignal.timeout(5000) });
+    await response.arrayBuffer();
+    if (response.status !== status)
+      throw new Error(`GET ${path} answered ${response.status}, expected ${status}`);
+  };
+  await expect('/unguarded', {}, 200);
+  await expect('/guarded', {}, 401);
+  for (const key of new Set([keys[0], keys[keys.length - 1]]))
+    await expect('/guarded', { 'x-api-key': key }, 200);
+}
+
+async function measure(config: ServerConfig, keys: readonly string[]): Promise<ConfigResult> {
+  const child = startChild({ mode: 'serve', ...config });
+  try {
+    const ready = await child.next('ready', 60_000);
+    if (ready.type !== 'ready') throw new Error('unexpected message');
+    const base = `http://${HOST}:${ready.port}`;
+    await checkServer(base, keys);
+    const routes: Record<'unguarded' | 'guarded', Route> = {
+      // The unguarded route gets no key: the guard returns before reading it on a @Public() route anyway.
+      unguarded: { url: `${base}/unguarded`, headers: {} },
+      // With the cache warm every connection presents the same key. With the cache off each connection has
+      // its own: the module shares one store read between concurrent misses of a key, and the cache-miss
+      // path is meant to cost one indexed query per request.
+      guarded:
+        config.cache === 'warm'
+          ? { url: `${base}/guarded`, headers: { 'x-api-key': keys[0] } }
+          : { url: `${base}/guarded`, headers: {}, keyPerConnection: keys },
+    };
+    if (settings.warmupSec > 0) {
+      await load(routes.unguarded, settings.warmupSec);
+      await load(routes.guarded, settings.warmupSec);
+    }
+    const rounds: { unguarded: RunSample; guarded: RunSample; quiet: boolean }[] = [];
+    const problems: string[] = [];
+    const quietRounds = (): number => rounds.filter((r) => r.quiet).length;
+    while (quietRounds() < settings.rounds && rounds.length < settings.rounds + settings.retries) {
+      // ABBA order, so a drift in machine load does not favour one route.
+      const order =
+        rounds.length % 2 === 0 ? (['unguarded', 'guarded'] as const) : (['guarded', 'unguarded'] as const);
+      const round: Partial<Record<'unguarded' | 'guarded', RunSample>> = {};
+      for (const route of order) {
+        const sample = await run(child.process.pid, routes[route]);
+        if (sample.failures > 0) {
+          problems.push(`${route} round ${rounds.length + 1}: ${sample.failures} failed requests`);
+        }
+        round[route] = sample;
+      }
+      const { unguarded, guarded } = round as Record<'unguarded' | 'guarded', RunSample>;
+      const quiet = [unguarded, guarded].every((s) => (s.otherCpuCores ?? 0) <= QUIET_LIMIT_CORES);
+      rounds.push({ unguarded, guarded, quiet });
+    }
+    // Medians over the quiet rounds when there are enough of them, otherwise over every round (and said so).
+    let used = rounds.filter((r) => r.quiet);
+    if (used.length < Math.ceil(settings.rounds / 2)) {
+      problems.push(
+        `only ${used.length} of ${rounds.length} rounds ran without other load above ` +
+          `${QUIET_LIMIT_CORES} cores; the medians include disturbed rounds`,
+      );
+      used = rounds;
+    }
+    const unguarded = summarize(used.map((r) => r.unguarded));
+    const guarded = summarize(used.map((r) => r.guarded));
+    const others = used.flatMap((r) => [r.unguarded.otherCpuCores, r.guarded.otherCpuCores]);
+    return {
+      ...pick(config),
+      unguarded,
+      guarded,
+      ratio: guarded.medianReqPerSec / unguarded.medianReqPerSec,
+      roundRatios: used.map((r) => r.guarded.reqPerSec / r.unguarded.reqPerSec),
+      cpuRatio:
+        unguarded.medianServerCpuUsPerReq !== undefined && guarded.medianServerCpuUsPerReq !== undefined
+          ? unguarded.medianServerCpuUsPerReq / guarded.medianServerCpuUsPerReq
+          : undefined,
+      maxOtherCpuCores: others.every((o) => o !== undefined) ? Math.max(...others) : undefined,
+      rounds: { measured: rounds.length, used: used.length },
+      problems,
+    };
+  } finally {
+    await stopChild(child);
+  }
+}
+
+async function seed(target: DatabaseTarget): Promise<{ keys: string[]; result: SeedResult }> {
+  const child = startChild({ mode: 'seed', ...target });
+  try {
+    const message = await child.next('seeded', 10 * 60_000);
+    if (message.type !== 'seeded') throw new Error('unexpected message');
+    return {
+      keys: message.keys,
+      result: {
+        db: target.db,
+        keys: target.keys,
+        seedMs: message.seedMs,
+        bulkInsertMs: message.bulkInsertMs,
+      },
+    };
+  } finally {
+    await stopChild(child);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ results
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function summarize(samples: RunSample[]): RouteSummary {
+  const cpu = samples.map((s) => s.serverCpuUsPerReq);
+  return {
+    medianReqPerSec: Math.round(median(samples.map((s) => s.reqPerSec))),
+    medianLatencyP50Ms: median(samples.map((s) => s.latencyP50Ms)),
+    medianLatencyP99Ms: median(samples.map((s) => s.latencyP99Ms)),
+    medianServerCpuUsPerReq: cpu.every((c) => c !== undefined)
+      ? Math.round(median(cpu) * 10) / 10
+      : undefined,
+    runs: samples.map((s) => Math.round(s.reqPerSec)),
+  };
+}
+
+function pick(config: ServerConfig): Pick<ConfigResult, 'adapter' | 'db' | 'keys' | 'cache'> {
+  return { adapter: config.adapter, db: config.db, keys: config.keys, cache: config.cache };
+}
+
+function packageVersion(name: string): string {
+  try {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    return manifest.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * A digest of the compiled library the servers load. Others may rebuild dist/ while a long run goes on; a
+ * change between configurations is reported instead of silently mixing two versions in one table.
+ */
+function libFingerprint(): string {
+  const digest = createHash('sha256');
+  const libDir = join(ROOT, 'dist', 'lib');
+  const files = readdirSync(libDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.js'))
+    .sort();
+  for (const file of files) digest.update(file).update(readFileSync(join(libDir, file)));
+  return digest.digest('hex').slice(0, 16);
+}
+
+function gitDescription(): string {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  if (head.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'lib'], { cwd: ROOT, encoding: 'utf8' });
+  return `${head.stdout.trim()}${dirty.stdout?.trim() ? ' (lib/ has uncommitted changes)' : ''}`;
+}
+
+function commandLine(): string {
+  const rest = process.argv.slice(2).join(' ');
+  if (process.env.npm_lifecycle_event === 'bench') return `npm run bench${rest ? ` -- ${rest}` : ''}`;
+  return `node dist/bench/run.js${rest ? ` ${rest}` : ''}`;
+}
+
+const format = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ratioText = (n: number): string => n.toFixed(2);
+const keyCount = (n: number): string => `${format(n)} key${n === 1 ? '' : 's'}`;
+
+interface KeyCountComparison {
+  adapter: AdapterName;
+  db: DatabaseName;
+  cache: CacheMode;
+  ratioOneKey: number;
+  ratioManyKeys: number;
+  guardedOneKey: number;
+  guardedManyKeys: number;
+  ok: boolean;
+}
+
+function keyCountComparisons(results: ConfigResult[]): KeyCountComparison[] {
+  const comparisons: KeyCountComparison[] = [];
+  for (const one of results.filter((r) => r.keys === 1)) {
+    const many = results.find(
+      (r) => r.keys === MANY_KEYS && r.adapter === one.adapter && r.db === one.db && r.cache === one.cache,
+    );
+    if (!many) continue;
+    comparisons.push({
+      adapter: one.adapter,
+      db: one.db,
+      cache: one.cache,
+      ratioOneKey: one.ratio,
+      ratioManyKeys: many.ratio,
+      guardedOneKey: one.guarded.medianReqPerSec,
+      guardedManyKeys: many.guarded.medianReqPerSec,
+      ok: many.ratio >= one.ratio - KEY_COUNT_TOLERANCE,
+    });
+  }
+  return comparisons;
+}
+
+function markdown(report: Report): string {
+  const lines = [
+    `# nestjs-keybridge benchmark: ${report.outName}`,
+    '',
+    `- Date: ${report.date}`,
+    `- Command: \`${report.command}\``,
+    `- Code: commit ${report.git}; compiled lib/ fingerprint ${report.libFingerprint}`,
+    `- Node ${report.node}, NestJS ${report.versions['@nestjs/core']}, Fastify ${report.versions.fastify}, ` +
+      `Express ${report.versions.express}, TypeORM ${report.versions.typeorm}, ` +
+      `better-sqlite3 ${report.versions['better-sqlite3']}, pg ${report.versions.pg}, ` +
+      `autocannon ${report.versions.autocannon}`,
+    `- Machine: ${report.machine.cpus} × ${report.machine.cpuModel}; load average at start ` +
+      `${report.machine.loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')}, at end ` +
+      `${report.machine.loadAverageAtEnd.map((n) => n.toFixed(2)).join(' ')}`,
+    `- Load: autocannon -c ${report.settings.connections}, ${report.settings.rounds} interleaved rounds ` +
+      `(ABBA) of ${report.settings.durationSec} s per route after ${report.settings.warmupSec} s of warm-up, ` +
+      `up to ${report.settings.retries} extra rounds replacing rounds disturbed by other processes ` +
+      `(> ${QUIET_LIMIT_CORES} cores), loopback only; ` +
+      (report.settings.pin ? 'client pinned to CPU 0, server to CPU 1.' : 'no CPU pinning.'),
+    '- req/s are medians over the rounds; ratio = median guarded / median unguarded; "round ratios" is the',
+    '  range of guarded/unguarded within each round. "cache off" is the cache-miss path, one indexed query',
+    `  per guarded request: each of the ${report.settings.connections} connections presents its own key, since the module`,
+    '  shares one store read between concurrent misses of the same key. It runs with 100,000 stored keys.',
+    '- Server CPU µs/req: CPU time (user + system) of the server process per request served, median over the',
+    '  rounds (unguarded → guarded); "CPU ratio" = unguarded µs / guarded µs, the throughput ratio a saturated',
+    "  server would show, and much less sensitive to other load on the machine. It excludes PostgreSQL's own",
+    '  work. "Other load" is the most CPU (in cores) other processes (PostgreSQL excluded) used during one of',
+    '  the runs used; "rounds" is rounds used / rounds run.',
+    '',
+    '| adapter | db | keys | cache | unguarded req/s | guarded req/s | ratio | round ratios | server CPU µs/req | CPU ratio | guarded p99 ms | other load | rounds |',
+    '|---|---|---:|---|---:|---:|---:|---|---|---:|---:|---:|---:|',
+  ];
+  for (const r of report.results) {
+    lines.push(
+      `| ${r.adapter} | ${r.db} | ${format(r.keys)} | ${r.cache} | ${format(r.unguarded.medianReqPerSec)} | ` +
+        `${format(r.guarded.medianReqPerSec)} | **${ratioText(r.ratio)}** | ` +
+        `${ratioText(Math.min(...r.roundRatios))}–${ratioText(Math.max(...r.roundRatios))} | ` +
+        `${r.unguarded.medianServerCpuUsPerReq ?? '–'} → ${r.guarded.medianServerCpuUsPerReq ?? '–'} | ` +
+        `${r.cpuRatio === undefined ? '–' : ratioText(r.cpuRatio)} | ${r.guarded.medianLatencyP99Ms} | ` +
+        `${r.maxOtherCpuCores === undefined ? '–' : r.maxOtherCpuCores.toFixed(2)} | ` +
+        `${r.rounds ? `${r.rounds.used}/${r.rounds.measured}` : '–'} |`,
+    );
+  }
+  const warm = report.results.filter((r) => r.cache === 'warm');
+  lines.push('', '## Targets', '');
+  if (warm.length > 0) {
+    const met = warm.filter((r) => r.ratio >= WARM_TARGET);
+    const metByCpu = warm.filter((r) => r.cpuRatio !== undefined && r.cpuRatio >= WARM_TARGET);
+    lines.push(
+      `- Guard with the cache warm keeps ≥ ${WARM_TARGET * 100} % of the unguarded throughput: ` +
+        `${met.length} of ${warm.length} configurations by req/s` +
+        (met.length < warm.length
+          ? ` (below: ${warm
+              .filter((r) => r.ratio < WARM_TARGET)
+              .map((r) => `${r.adapter}/${r.db}/${keyCount(r.keys)} ${r.ratio.toFixed(3)}`)
+              .join(', ')})`
+          : '') +
+        `; ${metByCpu.length} of ${warm.length} by server CPU per request.`,
+    );
+  }
+  const comparisons = keyCountComparisons(report.results);
+  if (comparisons.length > 0) {
+    lines.push(
+      `- ${format(MANY_KEYS)} keys cost no more than 1 key (ratio at ${format(MANY_KEYS)} keys at most ` +
+        `${KEY_COUNT_TOLERANCE.toFixed(2)} below the ratio at 1 key): ` +
+        `${comparisons.filter((c) => c.ok).length} of ${comparisons.length} pairs.`,
+      '',
+      `| adapter | db | cache | ratio, 1 key | ratio, ${format(MANY_KEYS)} keys | guarded req/s, 1 key | guarded req/s, ${format(MANY_KEYS)} keys |`,
+      '|---|---|---|---:|---:|---:|---:|',
+      ...comparisons.map(
+        (c) =>
+          `| ${c.adapter} | ${c.db} | ${c.cache} | ${ratioText(c.ratioOneKey)} | ${ratioText(c.ratioManyKeys)} | ` +
+          `${format(c.guardedOneKey)} | ${format(c.guardedManyKeys)} |`,
+      ),
+    );
+  }
+  if (report.seeds.length > 0) {
+    lines.push('', '## Seeding', '');
+    for (const s of report.seeds) {
+      lines.push(
+        `- ${s.db}, ${keyCount(s.keys)}: ${(s.seedMs / 1000).toFixed(1)} s in all ` +
+          `(bulk insert ${(s.bulkInsertMs / 1000).toFixed(1)} s)` +
+          (s.seedMs > SEED_BUDGET_MS ? ' — over the 1-minute budget' : ''),
+      );
+    }
+  }
+  const problems = report.results.flatMap((r) =>
+    r.problems.map((p) => `${r.adapter}/${r.db}/${keyCount(r.keys)}/cache ${r.cache}: ${p}`),
+  );
+  if (problems.length > 0) lines.push('', '## Problems', '', ...problems.map((p) => `- ${p}`));
+  lines.push('');
+  return lines.join('\n');
+}
+
+interface Report {
+  outName: string;
+  date: string;
+  command: string;
+  git: string;
+  libFingerprint: string;
+  node: string;
+  versions: Record<string, string>;
+  machine: { cpus: number; cpuModel: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  settings: Settings;
+  seeds: SeedResult[];
+  results: ConfigResult[];
+  targets: { warmRatio: number; keyCountTolerance: number };
+  durationSec: number;
+}
+
+function writeReport(report: Report): void {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  report.machine.loadAverageAtEnd = loadavg();
+  writeFileSync(join(RESULTS_DIR, `${outName}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(RESULTS_DIR, `${outName}.md`), markdown(report));
+}
+
+// --------------------------------------------------------------------------------------------------- main
+
+function pinSelf(): void {
+  if (!settings.pin) return;
+  const pinned = spawnSync('taskset', ['-a', '-c', '-p', '0', String(process.pid)], { stdio: 'ignore' });
+  if (pinned.status !== 0) settings.pin = false;
+}
+
+/** Rewrites a report's markdown from its JSON, without running anything. */
+function render(name: string): void {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) fail('--render takes a plain file name (letters, digits, - and _).');
+  const report = JSON.parse(readFileSync(join(RESULTS_DIR, `${name}.json`), 'utf8')) as Report;
+  writeFileSync(join(RESULTS_DIR, `${name}.md`), markdown(report));
+  console.log(`Rewrote bench/results/${name}.md from ${name}.json.`);
+}
+
+async function main(): Promise<void> {
+  if (args.render !== undefined) return render(args.render);
+  const started = Date.now();
+  pinSelf();
+  const tempDir = mkdtempSync(join(tmpdir(), 'keybridge-bench-'));
+  // Each database is seeded once per key count, then served by every adapter and cache mode.
+  const plan: { target: DatabaseTarget; configs: ServerConfig[] }[] = [];
+  for (const db of databases) {
+    for (const keys of keyCounts) {
+      const location = db === 'sqlite' ? join(tempDir, `keys-${keys}.sqlite`) : args['pg-url'];
+      // The cache-miss path needs one key per connection (see measure()), so it runs where that many fit.
+      const loadKeys = keys >= settings.connections ? settings.connections : 1;
+      const target: DatabaseTarget = { db, location, keys, loadKeys };
+      const modes = cacheModes.filter((cache) => cache === 'warm' || loadKeys >= settings.connections);
+      if (modes.length < cacheModes.length && args.cache?.length) {
+        console.warn(
+          `skipping cache off with ${keys} key(s): the miss path needs ${settings.connections} keys, one per connection`,
+        );
+      }
+      const configs = modes.flatMap((cache) => adapters.map((adapter) => ({ ...target, adapter, cache })));
+      if (configs.length > 0) plan.push({ target, configs });
+    }
+  }
+  const configCount = plan.reduce((n, step) => n + step.configs.length, 0);
+  const perConfigSec = 3 + 2 * settings.warmupSec + 2 * settings.rounds * settings.durationSec;
+  console.log(
+    `nestjs-keybridge bench: ${configCount} configurations, about ` +
+      `${Math.ceil((configCount * perConfigSec) / 60)} min of load plus seeding ` +
+      `(more if rounds disturbed by other processes are repeated)` +
+      (settings.pin ? '; client on CPU 0, server on CPU 1' : ''),
+  );
+
+  const report: Report = {
+    outName,
+    date: new Date().toISOString(),
+    command: commandLine(),
+    git: gitDescription(),
+    libFingerprint: libFingerprint(),
+    node: process.version,
+    versions: Object.fromEntries(
+      ['@nestjs/core', 'fastify', 'express', 'typeorm', 'better-sqlite3', 'pg', 'autocannon'].map((name) => [
+        name,
+        packageVersion(name),
+      ]),
+    ),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      loadAverageAtStart: loadavg(),
+      loadAverageAtEnd: [],
+    },
+    settings,
+    seeds: [],
+    results: [],
+    targets: { warmRatio: WARM_TARGET, keyCountTolerance: KEY_COUNT_TOLERANCE },
+    durationSec: 0,
+  };
+
+  try {
+    for (const { target, configs } of plan) {
+      process.stdout.write(`seeding ${target.db} with ${format(target.keys)} key(s)… `);
+      const { keys, result } = await seed(target);
+      report.seeds.push(result);
+      console.log(`${(result.seedMs / 1000).toFixed(1)} s`);
+      if (result.seedMs > SEED_BUDGET_MS) console.warn(`  seeding took over ${SEED_BUDGET_MS / 1000} s`);
+      for (const config of configs) {
+        const { adapter, cache } = config;
+        const label = `${adapter.padEnd(7)} ${target.db.padEnd(8)} ${format(target.keys).padStart(7)} keys  cache ${cache.padEnd(4)}`;
+        process.stdout.write(`${label} … `);
+        const result = await measure(config, keys);
+        const fingerprint = libFingerprint();
+        if (fingerprint !== report.libFingerprint) {
+          result.problems.push(
+            `dist/lib changed during the run (now ${fingerprint}): rebuilt by someone else?`,
+          );
+        }
+        report.results.push(result);
+        console.log(
+          `unguarded ${format(result.unguarded.medianReqPerSec).padStart(6)}  guarded ` +
+            `${format(result.guarded.medianReqPerSec).padStart(6)}  ratio ${ratioText(result.ratio)}` +
+            (result.cpuRatio === undefined ? '' : `  CPU ratio ${ratioText(result.cpuRatio)}`) +
+            (result.problems.length ? `  (${result.problems.length} problem(s))` : ''),
+        );
+        report.durationSec = Math.round((Date.now() - started) / 1000);
+        writeReport(report);
+      }
+    }
+  } finally {
+    rmSync(tempDir, { recursive: true, force: true });
+  }
+  report.durationSec = Math.round((Date.now() - started) / 1000);
+  writeReport(report);
+  console.log(`\n${markdown(report)}`);
+  console.log(`Results: bench/results/${outName}.json and .md (${Math.round(report.durationSec / 60)} min).`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+    if (current?.process.exitCode === null) current.process.kill('SIGKILL');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { DataSource, type QueryDeepPartialEntity } from 'typeorm';
+import { ApiKeyEntity, ApiKeyService, API_KEY_TABLE } from 'nestjs-keybridge';
+import { BENCH_SCOPE, type DatabaseTarget } from './bench.config.js';
+
+/** Rows per multi-row INSERT: 1,000 rows × 25 columns stays under both SQLite's and PostgreSQL's bind limits. */
+const INSERT_CHUNK = 1000;
+/** TypeORM's default migrations table, dropped with the keys so the shipped migration runs again. */
+const MIGRATIONS_TABLE = 'migrations';
+
+/**
+ * Empties the bench database before the app starts: a SQLite file is deleted; on PostgreSQL the bench's own
+ * database is created if needed, then the keybridge table and TypeORM's migrations table are dropped.
+ */
+export async function resetDatabase(target: DatabaseTarget): Promise<void> {
+  if (target.db === 'sqlite') {
+    await Promise.all(['', '-wal', '-shm'].map((suffix) => rm(target.location + suffix, { force: true })));
+    return;
+  }
+  await ensurePostgresDatabase(target.location);
+  await withDataSource(target.location, async (dataSource) => {
+    await dataSource.query(`DROP TABLE IF EXISTS "${API_KEY_TABLE}"`);
+    await dataSource.query(`DROP TABLE IF EXISTS "${MIGRATIONS_TABLE}"`);
+  });
+}
+
+/**
+ * Stores `target.keys` keys: the `loadKeys` the load presents through `ApiKeyService.create` (so they are
+ * hashed and stored exactly as an app would), the others as bulk-inserted rows with random 64-hex-digit
+ * hashes and otherwise valid columns. Returns the plaintext of the load keys.
+ */
+export async function seedKeys(
+  keys: ApiKeyService,
+  dataSource: DataSource,
+  target: DatabaseTarget,
+): Promise<{ keys: string[]; storedKeys: number; bulkInsertMs: number }> {
+  const loadKeys: string[] = [];
+  for (let i = 0; i < target.loadKeys; i++) {
+    const created = await keys.create({
+      name: `bench load key ${i}`,
+      subject: `bench-client-${i}`,
+      scopes: [BENCH_SCOPE],
+    });
+    loadKeys.push(created.key);
+  }
+  const started = performance.now();
+  const others = target.keys - target.loadKeys;
+  if (others > 0) {
+    await dataSource.transaction(async (manager) => {
+      for (let first = 0; first < others; first += INSERT_CHUNK) {
+        const rows = fillerRows(first, Math.min(INSERT_CHUNK, others - first));
+        await manager
+          .createQueryBuilder()
+          .insert()
+          .into(ApiKeyEntity)
+          .values(rows as QueryDeepPartialEntity<ApiKeyEntity>[])
+          .updateEntity(false)
+          .execute();
+      }
+    });
+  }
+  const bulkInsertMs = performance.now() - started;
+  await dataSource.query(target.db === 'postgres' ? `ANALYZE "${API_KEY_TABLE}"` : 'ANALYZE');
+  if (target.db === 'sqlite') await dataSource.query('PRAGMA wal_checkpoint(TRUNCATE)');
+  const storedKeys = await dataSource.getRepository(ApiKeyEntity).count();
+  if (storedKeys !== target.keys) {
+    throw new Error(`Seeding stored ${storedKeys} keys instead of ${target.keys}.`);
+  }
+  return { keys: loadKeys, storedKeys, bulkInsertMs };
+}
+
+/** Keys of other apps and members: distinct ids, subjects spread over 1,000 owners, a few scope sets. */
+function fillerRows(first: number, count: number): ApiKeyEntity[] {
+  const now = new Date();
+  const rows: ApiKeyEntity[] = [];
+  for (let i = first; i < first + count; i++) {
+    const keyHash = randomBytes(32).toString('hex');
+    rows.push({
+      id: `key_${randomBytes(16).toString('hex')}`,
+      keyHash,
+      hint: `kb_live_…${keyHash.slice(-4)}`,
+      environment: 'live',
+      name: `filler key ${i}`,
+      subject: `bench-app-${i % 1000}`,
+      scopes: i % 3 === 0 ? ['orders:read', 'orders:write'] : [BENCH_SCOPE],
+      metadata: null,
+      allowedIps: null,
+      allowedReferrers: null,
+      rateLimit: null,
+      remaining: null,
+      quotaRefill: null,
+      quotaRefilledAt: null,
+      usageCount: 0,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: null,
+      lastUsedAt: null,
+      disabledAt: null,
+      revokedAt: null,
+      revokedReason: null,
+      rotatedFromId: null,
+      rotatedToId: null,
+      graceEndsAt: null,
+    });
+  }
+  return rows;
+}
+
+/** Creates the bench's PostgreSQL database when it does not exist yet, through the server's `postgres` database. */
+async function ensurePostgresDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    throw new Error(
+      `Use a plain PostgreSQL database name (letters, digits, _), got ${JSON.stringify(name)}.`,
+    );
+  }
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  await withDataSource(admin.toString(), async (dataSource) => {
+    const found = (await dataSource.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+      name,
+    ])) as unknown[];
+    if (found.length === 0) await dataSource.query(`CREATE DATABASE "${name}"`);
+  });
+}
+
+async function withDataSource(url: string, work: (dataSource: DataSource) => Promise<void>): Promise<void> {
+  const dataSource = new DataSource({ type: 'postgres', url, extra: { connectionTimeoutMillis: 2000 } });
+  await dataSource.initialize();
+  try {
+    await work(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
+}
