@@ -97,8 +97,11 @@ export class RequestAuthenticator {
   exchangeOf(context: ExecutionContext): GuardedExchange {
     const type = context.getType<string>();
     if (type === 'http') {
-      const http = context.switchToHttp();
-      return { request: http.getRequest<AuthenticatedRequest>(), response: http.getResponse<unknown>() };
+      // The HTTP arguments directly: switchToHttp() builds three closures per call.
+      return {
+        request: context.getArgByIndex<AuthenticatedRequest>(0),
+        response: context.getArgByIndex<unknown>(1),
+      };
     }
     if (type === 'graphql') {
       const graphqlContext = context.getArgByIndex<{
@@ -150,8 +153,9 @@ export class RequestAuthenticator {
     const { request, response } = exchange;
     if (key.ipAllowList || key.referrers) this.limits.checkOrigin(key, request, this.clientIp(request));
     if (requirements.scopes.length > 0) {
-      const missing = key.scopes.missing(requirements.scopes);
-      if (missing.length > 0) throw new InsufficientScopeError(missing);
+      if (!key.scopes.grantsAll(requirements.scopes)) {
+        throw new InsufficientScopeError(key.scopes.missing(requirements.scopes));
+      }
     }
     if (key.rateLimit || key.hasQuota || this.options.rateLimit) {
       return this.limits.consume(key).then((headers) => {

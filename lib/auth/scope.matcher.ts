@@ -27,6 +27,11 @@ export class GrantedScopes {
     return false;
   }
 
+  grantsAll(required: readonly string[]): boolean {
+    for (let i = 0; i < required.length; i++) if (!this.grants(required[i])) return false;
+    return true;
+  }
+
   /** The required scopes this set does not grant, in the order they were required. */
   missing(required: readonly string[]): string[] {
     const missing: string[] = [];

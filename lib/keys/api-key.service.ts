@@ -213,11 +213,12 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     // The in-memory caches are keyed by a plain SHA-256 (a fraction of the HMAC's cost); the HMAC that the
     // store indexes is computed only on a miss.
     const cacheKey = hash('sha256', key, 'base64');
-    const cached = this.verified?.get(cacheKey);
-    if (cached) return this.admit(cached);
+    const now = this.options.clock();
+    const cached = this.verified?.get(cacheKey, now);
+    if (cached) return this.admit(cached, now);
     const shape = inspectKey(key, this.options.prefixes);
     if ('problem' in shape) throw new InvalidApiKeyError(shape.problem, this.options.challenge);
-    if (this.unknown?.get(cacheKey)) throw new InvalidApiKeyError('unknown', this.options.challenge);
+    if (this.unknown?.get(cacheKey, now)) throw new InvalidApiKeyError('unknown', this.options.challenge);
     return this.load(key, cacheKey);
   }
 
@@ -263,8 +264,8 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     return storeCall(this.options.storeTimeoutMs, operation);
   }
 
-  private admit(verified: VerifiedKey): VerifiedKey {
-    const refusal = verified.refusal(this.options.clock());
+  private admit(verified: VerifiedKey, now: number = this.options.clock()): VerifiedKey {
+    const refusal = verified.refusal(now);
     if (refusal) throw new InvalidApiKeyError(refusal, this.options.challenge, verified.id);
     return verified;
   }

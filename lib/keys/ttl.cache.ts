@@ -12,10 +12,11 @@ export class TtlCache<V> {
     private readonly clock: () => number,
   ) {}
 
-  get(key: string): V | undefined {
+  /** The live value under `key`; `now` saves a clock read when the caller already has the time. */
+  get(key: string, now: number = this.clock()): V | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.clock()) {
+    if (entry.expiresAt <= now) {
       this.entries.delete(key);
       return undefined;
     }
