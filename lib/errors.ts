@@ -133,22 +133,31 @@ export function rateLimitHeaders(state: RateLimitState): Record<string, string> 
   };
 }
 
+/** `Retry-After` (whole seconds, at least 1) with the `RateLimit-*` headers of a 429. */
+function tooManyRequestsHeaders(state: RateLimitState): Record<string, string> {
+  return { 'Retry-After': String(retryAfterSeconds(state)), ...rateLimitHeaders(state) };
+}
+
+function retryAfterSeconds(state: RateLimitState): number {
+  return Math.max(1, Math.ceil(state.resetSeconds));
+}
+
 export class RateLimitedError extends KeybridgeError {
   static override readonly code = 'rate_limited';
   constructor(state: RateLimitState) {
-    const retryAfter = String(Math.max(1, Math.ceil(state.resetSeconds)));
-    super(`Rate limit exceeded. Retry after ${retryAfter} seconds.`, HttpStatus.TOO_MANY_REQUESTS, {
-      headers: { 'Retry-After': retryAfter, ...rateLimitHeaders(state) },
-    });
+    super(
+      `Rate limit exceeded. Retry after ${retryAfterSeconds(state)} seconds.`,
+      HttpStatus.TOO_MANY_REQUESTS,
+      { headers: tooManyRequestsHeaders(state) },
+    );
   }
 }
 
 export class QuotaExhaustedError extends KeybridgeError {
   static override readonly code = 'quota_exhausted';
   constructor(state: RateLimitState) {
-    const retryAfter = String(Math.max(1, Math.ceil(state.resetSeconds)));
     super('The quota of this API key is used up.', HttpStatus.TOO_MANY_REQUESTS, {
-      headers: { 'Retry-After': retryAfter, ...rateLimitHeaders(state) },
+      headers: tooManyRequestsHeaders(state),
     });
   }
 }
