@@ -8,7 +8,7 @@ import { RequestAuthenticator } from './request.authenticator.js';
 
 /**
  * `AuthGuard('api-key')` with the module's behaviour around it: `@Public()`, the query-string refusal,
- * the SPEC error bodies and headers, `@Scopes()`, origin restrictions, rate limits and quotas. Expects
+ * the documented error bodies and headers, `@Scopes()`, origin restrictions, rate limits and quotas. Expects
  * Passport's default `request.user` property.
  */
 @Injectable()

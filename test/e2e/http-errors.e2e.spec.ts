@@ -4,7 +4,7 @@ import { targetMatrix } from './support/databases.js';
 import { rawRequest } from './support/raw-http.js';
 import { startSampleApp, type RunningApp } from './support/sample-app.js';
 
-/** Every row of the SPEC §6 error table, over real HTTP, on each database and both adapters. */
+/** Every row of the error table (README, "Presenting a key"), over real HTTP, on each database and both adapters. */
 describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) => {
   let running: RunningApp;
   let reader: CreatedApiKey;

@@ -65,7 +65,7 @@ describe.each(ADAPTERS)('module configuration (%s)', (adapter) => {
       await request(url).get('/open').expect(200, { open: true });
     });
 
-    it.each(['/guarded', '/passport'])('%s answers like the SPEC table', async (path) => {
+    it.each(['/guarded', '/passport'])('%s answers like the error table', async (path) => {
       const missing = await request(url).get(path).expect(401);
       expect(missing.body).toEqual({
         statusCode: 401,
