@@ -20,6 +20,7 @@ import type {
 } from './api-key.types.js';
 import { requireText, validateScopes, validateSettings } from './api-key.validation.js';
 import { storeCall } from './store-call.util.js';
+import { KeyHashLookup } from './key-hash.lookup.js';
 import { TtlCache } from './ttl.cache.js';
 import { UsageRecorder } from './usage.recorder.js';
 import { VerifiedKey } from './verified-key.js';
@@ -37,6 +38,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
   /** Bumped by every change to a key; a store read that straddles a change does not fill the cache. */
   private generation = 0;
   private readonly usage: UsageRecorder;
+  private readonly lookup: KeyHashLookup;
   private readonly events: KeybridgeEventEmitter;
 
   constructor(
@@ -49,6 +51,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       this.unknown = new TtlCache(options.cache.max, options.cache.ttlMs, options.clock);
     }
     this.usage = new UsageRecorder(repository, options.usageFlushMs);
+    this.lookup = new KeyHashLookup(repository);
     this.events = new KeybridgeEventEmitter(options.onEvent);
   }
 
@@ -247,7 +250,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
   private async read(key: string, cacheKey: string): Promise<VerifiedKey | undefined> {
     const keyHash = this.hasher.hash(key);
     const generation = this.generation;
-    const record = await this.store(() => this.repository.findOneBy({ keyHash }));
+    const record = await this.store(() => this.lookup.find(keyHash));
     // A change made while the read was in flight (revoke, update) must not be undone by caching its result.
     const current = generation === this.generation;
     if (!record || !ApiKeyHasher.same(record.keyHash, keyHash)) {

@@ -35,6 +35,32 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
       await http().get('/orders').set('X-API-KEY', reader.key).expect(200);
     });
 
+    it('reads back every setting of a stored key on a cache miss', async () => {
+      const created = await running.keys.create({
+        name: 'full',
+        subject: 'team:ops',
+        scopes: ['orders:read', 'reports:*'],
+        metadata: { team: 'ops', tier: 2, tags: ['a', 'b'] },
+        expiresIn: '1h',
+        environment: 'test',
+      });
+      const result = await running.keys.verify(created.key);
+      expect(result).toEqual({
+        valid: true,
+        keyId: created.id,
+        principal: {
+          type: 'api_key',
+          keyId: created.id,
+          subject: 'team:ops',
+          name: 'full',
+          environment: 'test',
+          scopes: ['orders:read', 'reports:*'],
+          metadata: { team: 'ops', tier: 2, tags: ['a', 'b'] },
+        },
+      });
+      expect(created.key.startsWith('kb_test_')).toBe(true);
+    });
+
     it('lets a route marked @Public() through without a credential', async () => {
       await http().get('/health').expect(200, { status: 'ok' });
     });
