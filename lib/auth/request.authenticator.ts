@@ -152,10 +152,8 @@ export class RequestAuthenticator {
   ): true | Promise<true> {
     const { request, response } = exchange;
     if (key.ipAllowList || key.referrers) this.limits.checkOrigin(key, request, this.clientIp(request));
-    if (requirements.scopes.length > 0) {
-      if (!key.scopes.grantsAll(requirements.scopes)) {
-        throw new InsufficientScopeError(key.scopes.missing(requirements.scopes));
-      }
+    if (requirements.scopes.length > 0 && !key.scopes.grantsAll(requirements.scopes)) {
+      throw new InsufficientScopeError(key.scopes.missing(requirements.scopes));
     }
     if (key.rateLimit || key.hasQuota || this.options.rateLimit) {
       return this.limits.consume(key).then((headers) => {
@@ -171,13 +169,11 @@ export class RequestAuthenticator {
    * returns the error to throw. Anything that is not a keybridge error becomes a 503: authentication fails
    * closed and the cause stays in the server log, without a stack trace in the response.
    */
-  reject(error: unknown, exchange: GuardedExchange | undefined, keyId?: string): KeybridgeError {
+  reject(error: unknown, exchange: GuardedExchange, keyId?: string): KeybridgeError {
     const refusal = error instanceof KeybridgeError ? error : this.unexpected(error);
     if (refusal instanceof AuthUnavailableError) this.noteUnavailable(refusal);
-    if (exchange) {
-      setResponseHeaders(exchange.response, refusal.headers);
-      if (this.events.enabled) this.emitRefusal(refusal, exchange.request, keyId);
-    }
+    setResponseHeaders(exchange.response, refusal.headers);
+    if (this.events.enabled) this.emitRefusal(refusal, exchange.request, keyId);
     return refusal;
   }
 

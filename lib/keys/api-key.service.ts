@@ -23,7 +23,7 @@ import { storeCall } from './store-call.util.js';
 import { KeyHashLookup } from './key-hash.lookup.js';
 import { TtlCache } from './ttl.cache.js';
 import { UsageRecorder } from './usage.recorder.js';
-import { VerifiedKey } from './verified-key.js';
+import { deadlineOf, VerifiedKey } from './verified-key.js';
 
 const KEY_ID_PATTERN = /^key_[0-9A-Za-z]{1,36}$/;
 
@@ -296,7 +296,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
 function statusOf(record: ApiKeyEntity, now: number): ApiKeyStatus {
   if (record.revokedAt) return 'revoked';
   if (record.disabledAt) return 'disabled';
-  const ends = [record.expiresAt, record.graceEndsAt].filter((d): d is Date => d !== null);
-  if (ends.some((d) => d.getTime() <= now)) return 'expired';
+  const deadline = deadlineOf(record);
+  if (deadline !== null && deadline <= now) return 'expired';
   return 'active';
 }

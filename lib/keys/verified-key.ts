@@ -17,7 +17,6 @@ export class VerifiedKey {
   }
 
   readonly id: string;
-  readonly keyHash: string;
   readonly principal: Principal;
   readonly scopes: GrantedScopes;
   readonly ipAllowList: IpAllowList | null;
@@ -33,7 +32,6 @@ export class VerifiedKey {
 
   constructor(record: ApiKeyEntity) {
     this.id = record.id;
-    this.keyHash = record.keyHash;
     this.principal = Object.freeze({
       type: 'api_key' as const,
       keyId: record.id,
@@ -51,7 +49,7 @@ export class VerifiedKey {
     this.hasQuota = record.remaining !== null;
     this.quotaRefill = record.quotaRefill;
     this.quotaRefilledAtMs = record.quotaRefilledAt?.getTime() ?? record.createdAt.getTime();
-    this.expiresAtMs = earliest(record.expiresAt, record.graceEndsAt);
+    this.expiresAtMs = deadlineOf(record);
     this.revoked = record.revokedAt !== null;
     this.disabled = record.disabledAt !== null;
   }
@@ -66,8 +64,11 @@ export class VerifiedKey {
   }
 }
 
-function earliest(...dates: (Date | null)[]): number | null {
+/** When a key stops working by itself: its expiry or the end of its rotation grace, whichever is first. */
+export function deadlineOf(record: Pick<ApiKeyEntity, 'expiresAt' | 'graceEndsAt'>): number | null {
   let min: number | null = null;
-  for (const date of dates) if (date && (min === null || date.getTime() < min)) min = date.getTime();
+  for (const date of [record.expiresAt, record.graceEndsAt]) {
+    if (date && (min === null || date.getTime() < min)) min = date.getTime();
+  }
   return min;
 }
