@@ -10,7 +10,7 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createApiKeyOptions')
   .setExtras<ApiKeyModuleExtras>(
-    { isGlobal: true, globalGuard: false, dataSource: undefined },
+    { isGlobal: true, globalGuard: false, dataSource: undefined, oauth: undefined },
     (definition, extras) => ({
       ...definition,
       global: extras.isGlobal,

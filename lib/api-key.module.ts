@@ -1,30 +1,75 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from './api-key.internal-constants.js';
+import { API_KEY_REPOSITORY, DENYLIST_STORE, RESOLVED_OPTIONS } from './api-key.internal-constants.js';
 import {
   API_KEY_ASYNC_OPTIONS_TYPE,
   API_KEY_MODULE_OPTIONS,
   API_KEY_OPTIONS_TYPE,
   ConfigurableApiKeyModule,
 } from './api-key.module-definition.js';
-import { resolveOptions, type ApiKeyModuleOptions } from './api-key.options.js';
+import {
+  DEFAULT_OAUTH_ROUTES,
+  resolveOptions,
+  type ApiKeyModuleExtras,
+  type ApiKeyModuleOptions,
+  type ResolvedApiKeyOptions,
+} from './api-key.options.js';
 import { ApiKeyPassportGuard } from './auth/api-key-passport.guard.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyStrategy } from './auth/api-key.strategy.js';
 import { RequestAuthenticator } from './auth/request.authenticator.js';
+import { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
+import { DenylistEntryEntity } from './denylist/denylist-entry.entity.js';
+import type { DenylistStore } from './denylist/denylist.store.js';
+import { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
+import { RedisDenylistStore } from './denylist/redis-denylist.store.js';
+import { TokenDenylist } from './denylist/token.denylist.js';
 import { ApiKeyEntity } from './keys/api-key.entity.js';
 import { ApiKeyService } from './keys/api-key.service.js';
 import { KeyLimitsService } from './limits/key-limits.service.js';
+import { AuthorizationServerMetadata } from './oauth/authorization-server.metadata.js';
+import { createOAuthController } from './oauth/oauth.controller.js';
+import { OAuthService } from './oauth/oauth.service.js';
+import { ScopeCatalog } from './oauth/scope.catalog.js';
+import { AccessTokenService } from './tokens/access-token.service.js';
 
 /** The entities the module stores, for apps that list entities by hand instead of `autoLoadEntities`. */
-export const KEYBRIDGE_ENTITIES = [ApiKeyEntity] as const;
+export const KEYBRIDGE_ENTITIES = [ApiKeyEntity, DenylistEntryEntity] as const;
 
-const EXPORTED = [ApiKeyService, ApiKeyGuard, ApiKeyPassportGuard, RequestAuthenticator, KeyLimitsService];
+const EXPORTED = [
+  ApiKeyService,
+  ApiKeyGuard,
+  ApiKeyPassportGuard,
+  RequestAuthenticator,
+  KeyLimitsService,
+  AccessTokenService,
+  TokenDenylist,
+  OAuthService,
+];
+
+/** The store the `denylist` option names. */
+function denylistStore(options: ResolvedApiKeyOptions, dataSource: DataSource): DenylistStore {
+  const { denylist } = options;
+  switch (denylist.kind) {
+    case 'memory':
+      return new MemoryDenylistStore(options.clock);
+    case 'database':
+      return new DatabaseDenylistStore(dataSource.getRepository(DenylistEntryEntity), {
+        pollMs: denylist.pollMs,
+        timeoutMs: options.storeTimeoutMs,
+        clock: options.clock,
+      });
+    case 'redis':
+      return new RedisDenylistStore(denylist.options, options.storeTimeoutMs, options.clock);
+    case 'custom':
+      return denylist.store;
+  }
+}
 
 /**
- * API keys for a NestJS app: `ApiKeyModule.forRoot({ pepper, globalGuard: true })`, or `forRootAsync()` with
+ * API keys for a NestJS app, and the OAuth 2.0 bridge that trades them for short-lived tokens: `ApiKeyModule.forRoot({ pepper, globalGuard: true })`, or `forRootAsync()` with
  * `useFactory` / `useClass` / `useExisting`. Needs a TypeORM data source holding the tables of
  * `KEYBRIDGE_MIGRATIONS`.
  */
@@ -40,20 +85,32 @@ export class ApiKeyModule extends ConfigurableApiKeyModule {
 
   private static complete(
     definition: DynamicModule,
-    extras: { globalGuard?: boolean; dataSource?: string },
+    extras: Pick<ApiKeyModuleExtras, 'globalGuard' | 'dataSource' | 'oauth'>,
   ): DynamicModule {
+    const dataSourceToken = getDataSourceToken(extras.dataSource);
     const providers: Provider[] = [
       ...(definition.providers ?? []),
       {
         provide: RESOLVED_OPTIONS,
-        useFactory: (options: ApiKeyModuleOptions) => resolveOptions(options),
+        useFactory: (options: ApiKeyModuleOptions) =>
+          resolveOptions(options, process.env, extras.oauth ?? {}),
         inject: [API_KEY_MODULE_OPTIONS],
       },
       {
         provide: API_KEY_REPOSITORY,
         useFactory: (dataSource: DataSource) => dataSource.getRepository(ApiKeyEntity),
-        inject: [getDataSourceToken(extras.dataSource)],
+        inject: [dataSourceToken],
       },
+      {
+        provide: DENYLIST_STORE,
+        useFactory: denylistStore,
+        inject: [RESOLVED_OPTIONS, dataSourceToken],
+      },
+      TokenDenylist,
+      AccessTokenService,
+      OAuthService,
+      ScopeCatalog,
+      AuthorizationServerMetadata,
       ApiKeyService,
       KeyLimitsService,
       RequestAuthenticator,
@@ -62,12 +119,16 @@ export class ApiKeyModule extends ConfigurableApiKeyModule {
       ApiKeyStrategy,
     ];
     if (extras.globalGuard) providers.push({ provide: APP_GUARD, useExisting: ApiKeyGuard });
+    const controllers =
+      extras.oauth === false ? [] : [createOAuthController({ ...DEFAULT_OAUTH_ROUTES, ...extras.oauth })];
     return {
       ...definition,
       imports: [
         ...(definition.imports ?? []),
+        DiscoveryModule,
         TypeOrmModule.forFeature([...KEYBRIDGE_ENTITIES], extras.dataSource),
       ],
+      controllers,
       providers,
       exports: [...(definition.exports ?? []), ...EXPORTED],
     };

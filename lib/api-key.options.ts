@@ -1,5 +1,7 @@
 import { DEFAULT_API_KEY_HEADER, DEFAULT_QUERY_KEY_PARAMETERS } from './api-key.constants.js';
 import { MAX_TIMER_MS, parseDuration, type Duration } from './duration.util.js';
+import type { DenylistStore } from './denylist/denylist.store.js';
+import type { RedisDenylistOptions } from './denylist/redis-denylist.store.js';
 import { InvalidOptionsError } from './errors.js';
 import type { KeybridgeEventListener } from './events/keybridge.events.js';
 import {
@@ -8,6 +10,12 @@ import {
   type KeyEnvironment,
   type KeyPrefixes,
 } from './keys/api-key.format.js';
+import {
+  ephemeralKeyRing,
+  readSigningKeys,
+  type SigningKeyOption,
+  type SigningKeyRing,
+} from './tokens/signing-key.js';
 
 /** What `ApiKeyModule.forRoot()` / `forRootAsync()` accept. Every field is optional. */
 export interface ApiKeyModuleOptions {
@@ -47,7 +55,63 @@ export interface ApiKeyModuleOptions {
   onEvent?: KeybridgeEventListener;
   /** Time source in milliseconds; tests pass a frozen clock. Default `Date.now`. */
   clock?: () => number;
+
+  /**
+   * The `iss` of minted tokens and the base of the endpoint URLs in the authorization-server metadata: the
+   * app's public origin, such as `https://api.example.com`. Required when `NODE_ENV=production`.
+   */
+  issuer?: string;
+  /**
+   * The audiences tokens may be minted for (`audience` / `resource` parameters) and that bearer tokens must
+   * name. The first is used when a client asks for none. Default: the issuer.
+   */
+  audience?: string | readonly string[];
+  /**
+   * Token signing keys: one, or a list whose first key signs and whose others only verify (to rotate keys).
+   * EdDSA (Ed25519), ES256 or RS256 with a private key; HS256 with a secret of at least 32 bytes. Required
+   * when `NODE_ENV=production`; in development a key is generated for the process when none is set.
+   */
+  signing?: SigningKeyOption | readonly SigningKeyOption[];
+  /** Lifetime of minted tokens. Default `'15m'`, at most 24 hours. */
+  tokenTtl?: Duration;
+  /** Leeway for `exp`, `nbf` and `iat` when verifying tokens. Default `'5s'`, at most 5 minutes. */
+  clockTolerance?: Duration;
+  /** Verified-token cache, bounded in entries; an entry never outlives its token. `false` turns it off. Default `{ max: 10000 }`. */
+  tokenCache?: false | { max?: number };
+  /**
+   * Where revocations are kept: `'memory'` (one process, lost on restart), `'database'` (the app's database,
+   * polled every `denylistPollInterval`), `{ redis }` (shared and pushed by pub/sub), or your own
+   * `DenylistStore`. Default `'database'`.
+   */
+  denylist?: 'memory' | 'database' | RedisDenylistOptions | DenylistStore;
+  /** How often the database denylist reads new revocations. Default `'1s'`. */
+  denylistPollInterval?: Duration;
+  /**
+   * Limits on token minting, per key and per client address; `false` turns one off. Default
+   * `{ perKey: { limit: 60, window: '1m' }, perAddress: { limit: 300, window: '1m' } }`.
+   */
+  tokenRateLimit?: {
+    perKey?: false | { limit: number; window: Duration };
+    perAddress?: false | { limit: number; window: Duration };
+  };
 }
+
+/** The paths of the OAuth endpoints the module mounts. */
+export interface OAuthRoutes {
+  token: string;
+  revocation: string;
+  introspection: string;
+  jwks: string;
+  metadata: string;
+}
+
+export const DEFAULT_OAUTH_ROUTES: Readonly<OAuthRoutes> = Object.freeze({
+  token: '/oauth/token',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
+  jwks: '/.well-known/jwks.json',
+  metadata: '/.well-known/oauth-authorization-server',
+});
 
 /** Options known when the module is defined, so they also apply to `forRootAsync`. */
 export interface ApiKeyModuleExtras {
@@ -57,7 +121,40 @@ export interface ApiKeyModuleExtras {
   globalGuard?: boolean;
   /** Name of the TypeORM data source holding the keys, for apps with several. Default the default one. */
   dataSource?: string;
+  /**
+   * The OAuth 2.0 endpoints and bearer tokens: paths to change, or `false` for API keys only (no token
+   * endpoint, no bearer tokens, no signing key needed). Default the paths of `DEFAULT_OAUTH_ROUTES`.
+   */
+  oauth?: false | Partial<OAuthRoutes>;
 }
+
+/** A limit of `limit` events per `windowSeconds`. */
+export interface ResolvedLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** The token settings after validation. */
+export interface ResolvedTokenOptions {
+  /** False when the module was set up with `oauth: false`. */
+  enabled: boolean;
+  issuer: string;
+  audiences: readonly string[];
+  keys: SigningKeyRing;
+  ttlMs: number;
+  /** The longest a minted token can live, for how long a key's revocation must be remembered. */
+  maxLifetimeMs: number;
+  clockToleranceMs: number;
+  cacheMax: number;
+  perKeyLimit: ResolvedLimit | undefined;
+  perAddressLimit: ResolvedLimit | undefined;
+}
+
+export type ResolvedDenylist =
+  | { kind: 'memory' }
+  | { kind: 'database'; pollMs: number }
+  | { kind: 'redis'; options: RedisDenylistOptions }
+  | { kind: 'custom'; store: DenylistStore };
 
 /** The options after validation, with every default filled in. */
 export class ResolvedApiKeyOptions {
@@ -72,12 +169,27 @@ export class ResolvedApiKeyOptions {
   usageFlushMs = 5000;
   queryKeyParameters: readonly string[] = DEFAULT_QUERY_KEY_PARAMETERS;
   trustedProxies = 0;
-  rateLimit: { limit: number; windowSeconds: number } | undefined = undefined;
+  rateLimit: ResolvedLimit | undefined = undefined;
   realm = 'api';
-  /** The `WWW-Authenticate` challenge sent with 401 responses. */
+  /** The `WWW-Authenticate` challenge sent with 401 responses: both schemes when bearer tokens are on. */
   get challenge(): string {
-    return `ApiKey realm="${this.realm}", header="${this.header}"`;
+    const apiKey = `ApiKey realm="${this.realm}", header="${this.header}"`;
+    return this.tokens.enabled ? `${apiKey}, Bearer realm="${this.realm}"` : apiKey;
   }
+  tokens: ResolvedTokenOptions = {
+    enabled: false,
+    issuer: 'http://localhost',
+    audiences: ['http://localhost'],
+    keys: undefined as unknown as SigningKeyRing,
+    ttlMs: 15 * 60_000,
+    maxLifetimeMs: 15 * 60_000,
+    clockToleranceMs: 5000,
+    cacheMax: 10_000,
+    perKeyLimit: { limit: 60, windowSeconds: 60 },
+    perAddressLimit: { limit: 300, windowSeconds: 60 },
+  };
+  denylist: ResolvedDenylist = { kind: 'database', pollMs: 1000 };
+  routes: OAuthRoutes = { ...DEFAULT_OAUTH_ROUTES };
   onEvent: KeybridgeEventListener | undefined = undefined;
   clock: () => number = Date.now;
 }
@@ -112,10 +224,166 @@ function durationOption(
   return ms;
 }
 
+/** `{ limit, window }` as a resolved limit, or a recorded problem. */
+function limitOption(
+  problems: string[],
+  name: string,
+  value: { limit: number; window: Duration } | undefined,
+): ResolvedLimit | undefined {
+  if (value === undefined) return undefined;
+  const { limit, window } = value ?? {};
+  const limitOk = Number.isInteger(limit) && limit >= 1;
+  if (!limitOk) problems.push(`${name}.limit must be a positive integer.`);
+  const windowMs = durationOption(
+    problems,
+    `${name}.window`,
+    window ?? 'missing',
+    1000,
+    366 * DAY_MS,
+    '"1m"',
+  );
+  return windowMs !== undefined && limitOk
+    ? { limit, windowSeconds: Math.round(windowMs / 1000) }
+    : undefined;
+}
+
+function isUrl(value: unknown, requireHttps: boolean): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    if (url.search || url.hash || url.username || url.password) return false;
+    return url.protocol === 'https:' || (!requireHttps && url.protocol === 'http:');
+  } catch {
+    return false;
+  }
+}
+
+/** Checks the token settings; `enabled` is false when the module was set up with `oauth: false`. */
+function resolveTokens(
+  options: ApiKeyModuleOptions,
+  resolved: ResolvedApiKeyOptions,
+  problems: string[],
+  production: boolean,
+  enabled: boolean,
+): void {
+  const tokens = resolved.tokens;
+  tokens.enabled = enabled;
+  if (options.issuer !== undefined) {
+    if (!isUrl(options.issuer, false)) {
+      problems.push(
+        'issuer must be an http(s) URL without query, fragment or credentials, such as "https://api.example.com".',
+      );
+    } else tokens.issuer = options.issuer.replace(/\/+$/, '');
+  } else if (production && enabled) {
+    problems.push(
+      'issuer is required when NODE_ENV=production: the public URL of the API, such as "https://api.example.com".',
+    );
+  }
+  if (options.audience !== undefined) {
+    const list = typeof options.audience === 'string' ? [options.audience] : options.audience;
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      list.some((a) => typeof a !== 'string' || a === '' || a.length > 500)
+    ) {
+      problems.push('audience must be a non-empty string or a non-empty list of them.');
+    } else tokens.audiences = [...new Set(list as string[])];
+  } else tokens.audiences = [tokens.issuer];
+
+  if (options.signing !== undefined) {
+    const ring = readSigningKeys(options.signing, problems);
+    if (ring) tokens.keys = ring;
+  } else if (production && enabled) {
+    problems.push(
+      'signing is required when NODE_ENV=production: an Ed25519, P-256 or RSA private key (or an HS256 secret), kept stable, since changing it invalidates every token.',
+    );
+  }
+  tokens.keys ??= ephemeralKeyRing();
+
+  tokens.ttlMs =
+    durationOption(problems, 'tokenTtl', options.tokenTtl, 10_000, DAY_MS, '"15m"') ?? tokens.ttlMs;
+  tokens.maxLifetimeMs = tokens.ttlMs;
+  tokens.clockToleranceMs =
+    durationOption(problems, 'clockTolerance', options.clockTolerance, 0, 5 * 60_000, '"5s"') ??
+    tokens.clockToleranceMs;
+
+  if (options.tokenCache === false) tokens.cacheMax = 0;
+  else if (options.tokenCache !== undefined) {
+    const max = options.tokenCache.max ?? tokens.cacheMax;
+    if (!Number.isInteger(max) || max < 1) problems.push('tokenCache.max must be a positive integer.');
+    else tokens.cacheMax = max;
+  }
+
+  const limits = options.tokenRateLimit;
+  if (limits !== undefined) {
+    if (limits === null || typeof limits !== 'object') {
+      problems.push('tokenRateLimit must be an object with perKey and/or perAddress.');
+    } else {
+      if (limits.perKey !== undefined)
+        tokens.perKeyLimit =
+          limits.perKey === false ? undefined : limitOption(problems, 'tokenRateLimit.perKey', limits.perKey);
+      if (limits.perAddress !== undefined)
+        tokens.perAddressLimit =
+          limits.perAddress === false
+            ? undefined
+            : limitOption(problems, 'tokenRateLimit.perAddress', limits.perAddress);
+    }
+  }
+}
+
+function resolveDenylist(
+  options: ApiKeyModuleOptions,
+  resolved: ResolvedApiKeyOptions,
+  problems: string[],
+): void {
+  const pollMs =
+    durationOption(problems, 'denylistPollInterval', options.denylistPollInterval, 50, 60_000, '"1s"') ??
+    1000;
+  const option = options.denylist;
+  if (option === undefined || option === 'database') resolved.denylist = { kind: 'database', pollMs };
+  else if (option === 'memory') resolved.denylist = { kind: 'memory' };
+  else if (typeof option === 'object' && option !== null && 'redis' in option) {
+    const redis = option.redis;
+    if (
+      typeof redis === 'string' ? !/^rediss?:\/\//.test(redis) : redis === null || typeof redis !== 'object'
+    ) {
+      problems.push('denylist.redis must be a redis:// URL, ioredis options or an ioredis client.');
+    } else if (option.keyPrefix !== undefined && typeof option.keyPrefix !== 'string') {
+      problems.push('denylist.keyPrefix must be a string.');
+    } else resolved.denylist = { kind: 'redis', options: option };
+  } else if (
+    typeof option === 'object' &&
+    option !== null &&
+    ['start', 'stop', 'add', 'has'].every(
+      (m) => typeof (option as unknown as Record<string, unknown>)[m] === 'function',
+    )
+  ) {
+    resolved.denylist = { kind: 'custom', store: option as DenylistStore };
+  } else {
+    problems.push(`denylist must be 'memory', 'database', { redis: url } or a DenylistStore.`);
+  }
+}
+
+function resolveRoutes(
+  routes: ApiKeyModuleExtras['oauth'],
+  resolved: ResolvedApiKeyOptions,
+  problems: string[],
+): void {
+  if (!routes) return;
+  for (const name of Object.keys(DEFAULT_OAUTH_ROUTES) as (keyof OAuthRoutes)[]) {
+    const path = routes[name];
+    if (path === undefined) continue;
+    if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~/-]*$/.test(path)) {
+      problems.push(`oauth.${name} must be a path starting with "/", got ${JSON.stringify(path)}.`);
+    } else resolved.routes[name] = path;
+  }
+}
+
 /** Validates user options and merges the defaults; throws one error that lists every problem found. */
 export function resolveOptions(
   options: ApiKeyModuleOptions = {},
   env: NodeJS.ProcessEnv = process.env,
+  oauth: ApiKeyModuleExtras['oauth'] = {},
 ): ResolvedApiKeyOptions {
   const resolved = new ResolvedApiKeyOptions();
   const problems: string[] = [];
@@ -233,6 +501,11 @@ export function resolveOptions(
       problems.push('clock must be a function returning milliseconds.');
     else resolved.clock = options.clock;
   }
+
+  const production = env.NODE_ENV === 'production';
+  resolveTokens(options, resolved, problems, production, oauth !== false);
+  resolveDenylist(options, resolved, problems);
+  resolveRoutes(oauth, resolved, problems);
 
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return resolved;

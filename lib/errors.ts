@@ -14,7 +14,20 @@ export type KeybridgeErrorCode =
   | 'invalid_argument'
   | 'key_not_found'
   | 'key_conflict'
-  | 'invalid_options';
+  | 'invalid_options'
+  | OAuthErrorCode;
+
+/** The error codes of the OAuth endpoints (RFC 6749 §5.2, RFC 8693, RFC 8707, RFC 7009), sent as `error`. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'unsupported_token_type'
+  | 'temporarily_unavailable';
 
 /** The JSON body of every keybridge HTTP error. */
 export interface KeybridgeErrorBody {
@@ -48,10 +61,16 @@ export class KeybridgeError extends HttpException {
   constructor(
     message: string,
     status: number,
-    options: { code?: KeybridgeErrorCode; headers?: Record<string, string>; cause?: unknown } = {},
+    options: {
+      code?: KeybridgeErrorCode;
+      headers?: Record<string, string>;
+      cause?: unknown;
+      /** A body of another shape, for the OAuth endpoints whose errors RFC 6749 defines. */
+      body?: object;
+    } = {},
   ) {
     const code = options.code ?? (new.target as typeof KeybridgeError).code;
-    const body: KeybridgeErrorBody = {
+    const body = options.body ?? {
       statusCode: status,
       error: REASON_PHRASES[status] ?? 'Error',
       message,
@@ -66,6 +85,14 @@ export class KeybridgeError extends HttpException {
   get body(): KeybridgeErrorBody {
     return this.getResponse() as KeybridgeErrorBody;
   }
+}
+
+/** `WWW-Authenticate: Bearer …` (RFC 6750 §3) with an error code and description. */
+export function bearerChallenge(realm: string, error?: string, extra: Record<string, string> = {}): string {
+  const params = [`realm="${realm}"`];
+  if (error) params.push(`error="${error}"`);
+  for (const name in extra) params.push(`${name}="${extra[name]}"`);
+  return `Bearer ${params.join(', ')}`;
 }
 
 export class MissingCredentialsError extends KeybridgeError {
@@ -91,6 +118,42 @@ export class InvalidApiKeyError extends KeybridgeError {
     // One message for every reason, so unknown, mistyped, expired and revoked keys are indistinguishable.
     super('The API key is not valid.', HttpStatus.UNAUTHORIZED, {
       headers: { 'WWW-Authenticate': challenge },
+    });
+  }
+}
+
+/** Why an access token was refused. Callers only ever see `invalid_token`; the reason goes to the audit event. */
+export type InvalidTokenReason =
+  | 'malformed'
+  | 'api_key_as_bearer'
+  | 'header'
+  | 'algorithm'
+  | 'kid'
+  | 'signature'
+  | 'claims'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'revoked'
+  | 'key_revoked';
+
+const TOKEN_MESSAGES: Partial<Record<InvalidTokenReason, string>> = {
+  api_key_as_bearer:
+    'API keys are not bearer tokens: send the key in the API key header, or trade it for a token at the token endpoint.',
+  expired: 'The access token has expired.',
+};
+
+export class InvalidTokenError extends KeybridgeError {
+  static override readonly code = 'invalid_token';
+  constructor(
+    readonly reason: InvalidTokenReason,
+    realm: string,
+    readonly keyId?: string,
+  ) {
+    const message = TOKEN_MESSAGES[reason] ?? 'The access token is not valid.';
+    super(message, HttpStatus.UNAUTHORIZED, {
+      headers: {
+        'WWW-Authenticate': bearerChallenge(realm, 'invalid_token', { error_description: message }),
+      },
     });
   }
 }
@@ -203,6 +266,38 @@ export class KeyConflictError extends KeybridgeError {
   static override readonly code = 'key_conflict';
   constructor(message: string) {
     super(message, HttpStatus.CONFLICT);
+  }
+}
+
+/** More than one credential on one request (an API key and a bearer token): it is refused, not guessed between. */
+export class AmbiguousCredentialsError extends KeybridgeError {
+  static override readonly code = 'invalid_argument';
+  constructor(header: string) {
+    super(
+      `Present one credential: either the ${header} header or an Authorization: Bearer token, not both.`,
+      HttpStatus.BAD_REQUEST,
+    );
+  }
+}
+
+/**
+ * An error of the OAuth endpoints, answered as RFC 6749 §5.2 says: `{ error, error_description }` with
+ * `Cache-Control: no-store`, 400 (or 401 with `WWW-Authenticate` for `invalid_client`).
+ */
+export class OAuthError extends KeybridgeError {
+  constructor(
+    readonly error: KeybridgeErrorCode,
+    readonly description: string,
+    status: number = HttpStatus.BAD_REQUEST,
+    headers: Record<string, string> = {},
+    cause?: unknown,
+  ) {
+    super(description, status, {
+      code: error,
+      headers,
+      cause,
+      body: { error, error_description: description },
+    });
   }
 }
 

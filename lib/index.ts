@@ -1,6 +1,7 @@
 export { ApiKeyModule, KEYBRIDGE_ENTITIES } from './api-key.module.js';
 export { API_KEY_MODULE_OPTIONS } from './api-key.module-definition.js';
-export type { ApiKeyModuleExtras, ApiKeyModuleOptions } from './api-key.options.js';
+export { DEFAULT_OAUTH_ROUTES } from './api-key.options.js';
+export type { ApiKeyModuleExtras, ApiKeyModuleOptions, OAuthRoutes } from './api-key.options.js';
 export {
   API_KEY_STRATEGY,
   DEFAULT_API_KEY_HEADER,
@@ -39,7 +40,7 @@ export type {
 export { Scopes } from './auth/scopes.decorator.js';
 export { Public } from './auth/public.decorator.js';
 export { CurrentPrincipal } from './auth/current-principal.decorator.js';
-export type { Principal } from './auth/principal.interface.js';
+export type { ApiKeyPrincipal, Principal, TokenPrincipal } from './auth/principal.interface.js';
 export { GrantedScopes, isValidScope } from './auth/scope.matcher.js';
 
 export { KeyLimitsService } from './limits/key-limits.service.js';
@@ -51,9 +52,39 @@ export type {
   KeybridgeEventType,
 } from './events/keybridge.events.js';
 
-export { KEYBRIDGE_MIGRATIONS, CreateKeybridgeApiKeys1763800000000 } from './migrations/index.js';
+export {
+  KEYBRIDGE_MIGRATIONS,
+  CreateKeybridgeApiKeys1763800000000,
+  CreateKeybridgeDenylist1763900000000,
+} from './migrations/index.js';
+
+export { AccessTokenService, ACCESS_TOKEN_TYPE } from './tokens/access-token.service.js';
+export type { MintedToken } from './tokens/access-token.service.js';
+export { VerifiedToken } from './tokens/verified-token.js';
+export type { AccessTokenClaims } from './tokens/verified-token.js';
+export { SIGNING_ALGORITHMS } from './tokens/signing-key.js';
+export type { PublicJwk, SigningAlgorithm, SigningKeyOption } from './tokens/signing-key.js';
+
+export { TokenDenylist } from './denylist/token.denylist.js';
+export type { DenylistStore } from './denylist/denylist.store.js';
+export { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
+export { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
+export type { DatabaseDenylistOptions } from './denylist/database-denylist.store.js';
+export { RedisDenylistStore } from './denylist/redis-denylist.store.js';
+export type { RedisDenylistOptions } from './denylist/redis-denylist.store.js';
+export { DenylistEntryEntity, DENYLIST_TABLE } from './denylist/denylist-entry.entity.js';
 
 export {
+  OAuthService,
+  GRANT_CLIENT_CREDENTIALS,
+  GRANT_TOKEN_EXCHANGE,
+  API_KEY_TOKEN_TYPE,
+  ACCESS_TOKEN_TOKEN_TYPE,
+  INTROSPECTION_SCOPE,
+} from './oauth/oauth.service.js';
+
+export {
+  AmbiguousCredentialsError,
   ApiKeyInQueryError,
   AuthUnavailableError,
   ForbiddenOriginError,
@@ -61,11 +92,20 @@ export {
   InvalidApiKeyError,
   InvalidArgumentError,
   InvalidOptionsError,
+  InvalidTokenError,
   KeybridgeError,
+  OAuthError,
   KeyConflictError,
   KeyNotFoundError,
   MissingCredentialsError,
   QuotaExhaustedError,
   RateLimitedError,
 } from './errors.js';
-export type { InvalidKeyReason, KeybridgeErrorBody, KeybridgeErrorCode, RateLimitState } from './errors.js';
+export type {
+  InvalidKeyReason,
+  InvalidTokenReason,
+  KeybridgeErrorBody,
+  KeybridgeErrorCode,
+  OAuthErrorCode,
+  RateLimitState,
+} from './errors.js';

@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ApiKeyModule, type ApiKeyModuleOptions } from 'nestjs-keybridge';
+import { ApiKeyModule, type ApiKeyModuleOptions, type SigningAlgorithm } from 'nestjs-keybridge';
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { databaseOptions } from './database.config.js';
 import { HealthController } from './health.controller.js';
@@ -14,6 +14,14 @@ export interface SampleAppConfig {
   /** `postgres://…`, `mysql://…`, or a SQLite file path. Default `./data/keybridge.sqlite`. */
   databaseUrl?: string;
   pepper: string;
+  /** Private key (PEM or JWK) that signs access tokens. */
+  signingKey?: string;
+  /** Its algorithm. Default `EdDSA`. */
+  signingAlgorithm?: SigningAlgorithm;
+  /** The public URL of the app: `iss` of its tokens and base of its OAuth metadata. */
+  issuer?: string;
+  /** With Redis, revocations are shared through it; without, through the database. */
+  redisUrl?: string;
   /** Anything else to pass to `ApiKeyModule.forRoot()` (tests tune the cache, the clock, limits). */
   keybridge?: ApiKeyModuleOptions;
 }
@@ -26,7 +34,16 @@ export class AppModule {
       imports: [
         TypeOrmModule.forRoot(databaseOptions(config.databaseUrl)),
         TypeOrmModule.forFeature([Order]),
-        ApiKeyModule.forRoot({ pepper: config.pepper, ...config.keybridge, globalGuard: true }),
+        ApiKeyModule.forRoot({
+          pepper: config.pepper,
+          issuer: config.issuer,
+          ...(config.signingKey
+            ? { signing: { alg: config.signingAlgorithm ?? 'EdDSA', privateKey: config.signingKey } }
+            : {}),
+          denylist: config.redisUrl ? { redis: config.redisUrl } : 'database',
+          ...config.keybridge,
+          globalGuard: true,
+        }),
       ],
       controllers: [OrdersController, KeysAdminController, HealthController],
       providers: [OrdersService, { provide: APP_FILTER, useClass: DatabaseUnavailableFilter }],

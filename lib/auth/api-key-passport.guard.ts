@@ -7,7 +7,7 @@ import type { Principal } from './principal.interface.js';
 import { RequestAuthenticator } from './request.authenticator.js';
 
 /**
- * `AuthGuard('api-key')` with the module's behaviour around it: `@Public()`, the query-string refusal,
+ * `AuthGuard('api-key')` with the module's behaviour around it (bearer tokens are accepted too): `@Public()`, the query-string refusal,
  * the documented error bodies and headers, `@Scopes()`, origin restrictions, rate limits and quotas. Expects
  * Passport's default `request.user` property.
  */
@@ -22,8 +22,16 @@ export class ApiKeyPassportGuard extends AuthGuard(API_KEY_STRATEGY) {
     if (requirements.isPublic) return true;
     const exchange = this.authenticator.exchangeOf(context);
     let keyId: string | undefined;
+    let bearer: string | undefined;
     try {
       this.authenticator.refuseQueryKey(exchange.request);
+      bearer = this.authenticator.bearerOf(exchange.request);
+    } catch (error) {
+      throw this.authenticator.reject(error, exchange);
+    }
+    // Bearer tokens are not a Passport strategy of this module: the authenticator checks them directly.
+    if (bearer !== undefined) return this.authenticator.authenticateBearer(bearer, requirements, exchange);
+    try {
       this.authenticator.apiKeyOf(exchange.request);
       await super.canActivate(context);
       const key = exchange.request.user && VerifiedKey.of(exchange.request.user);

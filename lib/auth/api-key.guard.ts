@@ -9,8 +9,9 @@ import {
 } from './request.authenticator.js';
 
 /**
- * The module's guard: authenticates the `X-API-Key` header, then applies origin restrictions, `@Scopes()`,
- * rate limits and quotas. Use it per route (`@UseGuards(ApiKeyGuard)`) or for every route with the
+ * The module's guard: authenticates the `X-API-Key` header or an `Authorization: Bearer` token from the token
+ * endpoint, then applies `@Scopes()` (the same for both) and, for keys, origin restrictions, rate limits and
+ * quotas. Use it per route (`@UseGuards(ApiKeyGuard)`) or for every route with the
  * `globalGuard` option. It does the work of Passport's `AuthGuard('api-key')` without its per-request
  * middleware, and answers from the verified-key cache without a database read.
  *
@@ -29,12 +30,16 @@ export class ApiKeyGuard implements CanActivate {
     if (requirements.isPublic) return true;
     const exchange = this.authenticator.exchangeOf(context);
     let key: VerifiedKey | Promise<VerifiedKey>;
+    let bearer: string | undefined;
     try {
       this.authenticator.refuseQueryKey(exchange.request);
-      key = this.keys.authenticate(this.getApiKey(exchange.request));
+      bearer = this.authenticator.bearerOf(exchange.request);
+      if (bearer === undefined) key = this.keys.authenticate(this.getApiKey(exchange.request));
     } catch (error) {
       throw this.authenticator.reject(error, exchange);
     }
+    if (bearer !== undefined) return this.authenticator.authenticateBearer(bearer, requirements, exchange);
+    key = key!;
     if (key instanceof Promise) {
       return key.then(
         (verified) => this.authorize(verified, requirements, exchange),

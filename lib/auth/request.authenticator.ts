@@ -4,11 +4,14 @@ import { PUBLIC_METADATA, SCOPES_METADATA } from '../api-key.constants.js';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import {
+  AmbiguousCredentialsError,
   ApiKeyInQueryError,
   AuthUnavailableError,
+  bearerChallenge,
   ForbiddenOriginError,
   InsufficientScopeError,
   InvalidApiKeyError,
+  InvalidTokenError,
   KeybridgeError,
   MissingCredentialsError,
   QuotaExhaustedError,
@@ -19,6 +22,8 @@ import { ApiKeyService } from '../keys/api-key.service.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import { clientAddress, type IncomingRequestLike } from '../limits/client-address.util.js';
 import { KeyLimitsService } from '../limits/key-limits.service.js';
+import { AccessTokenService } from '../tokens/access-token.service.js';
+import type { VerifiedToken } from '../tokens/verified-token.js';
 import { setResponseHeaders } from './http-response.util.js';
 import type { Principal } from './principal.interface.js';
 
@@ -56,6 +61,7 @@ export class RequestAuthenticator {
     private readonly reflector: Reflector,
     private readonly keys: ApiKeyService,
     private readonly limits: KeyLimitsService,
+    private readonly tokens: AccessTokenService,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {
     this.events = new KeybridgeEventEmitter(options.onEvent);
@@ -142,6 +148,66 @@ export class RequestAuthenticator {
   }
 
   /**
+   * The token of an `Authorization: Bearer` header, or `undefined` when there is none (or bearer tokens are
+   * off). Other schemes are ignored. A bearer token beside an API key is refused: one credential per request.
+   */
+  bearerOf(request: IncomingRequestLike): string | undefined {
+    if (!this.options.tokens.enabled) return undefined;
+    const value = request.headers.authorization;
+    if (typeof value !== 'string' || value.length < 6 || value.slice(0, 7).toLowerCase() !== 'bearer ') {
+      return undefined;
+    }
+    const apiKey = request.headers[this.options.headerKey];
+    if (apiKey !== undefined && apiKey !== '') throw new AmbiguousCredentialsError(this.options.header);
+    const token = value.slice(7).trim();
+    if (token === '') throw new InvalidTokenError('malformed', this.options.realm);
+    return token;
+  }
+
+  /**
+   * Authenticates a bearer token and applies the route's scopes to it, answering any refusal like
+   * `reject()`. Synchronous when the token is in the verified-token cache.
+   */
+  authenticateBearer(
+    token: string,
+    requirements: RouteRequirements,
+    exchange: GuardedExchange,
+  ): true | Promise<true> {
+    let verified: VerifiedToken | Promise<VerifiedToken>;
+    try {
+      verified = this.tokens.authenticate(token);
+    } catch (error) {
+      throw this.reject(error, exchange);
+    }
+    if (verified instanceof Promise) {
+      return verified.then(
+        (result) => this.authorizeToken(result, requirements, exchange),
+        (error: unknown) => Promise.reject(this.reject(error, exchange)),
+      );
+    }
+    return this.authorizeToken(verified, requirements, exchange);
+  }
+
+  private authorizeToken(
+    token: VerifiedToken,
+    requirements: RouteRequirements,
+    exchange: GuardedExchange,
+  ): true {
+    if (requirements.scopes.length > 0 && !token.scopes.grantsAll(requirements.scopes)) {
+      const challenge = bearerChallenge(this.options.realm, 'insufficient_scope', {
+        scope: requirements.scopes.join(' '),
+      });
+      const refusal = new InsufficientScopeError(token.scopes.missing(requirements.scopes), {
+        'WWW-Authenticate': challenge,
+      });
+      throw this.reject(refusal, exchange, token.keyId);
+    }
+    exchange.request.user = token.principal;
+    this.keys.recordUse(token.keyId);
+    return true;
+  }
+
+  /**
    * Applies origin restrictions, scopes, rate limit and quota to an authenticated key, then attaches the
    * principal to the request. Returns a promise only when a limit has to be counted.
    */
@@ -193,7 +259,9 @@ export class RequestAuthenticator {
     if (now - this.lastUnavailableLog < UNAVAILABLE_LOG_INTERVAL_MS) return;
     this.lastUnavailableLog = now;
     const cause = refusal.cause as Error | undefined;
-    this.logger.warn(`Key store unreachable, failing closed with 503: ${cause?.message ?? 'unknown cause'}`);
+    this.logger.warn(
+      `Key store or denylist unreachable, failing closed with 503: ${cause?.message ?? 'unknown cause'}`,
+    );
   }
 
   private unexpected(error: unknown): KeybridgeError {
@@ -210,7 +278,17 @@ export class RequestAuthenticator {
   ): void {
     const at = new Date(this.options.clock());
     const ip = this.clientIp(request);
-    if (refusal instanceof InvalidApiKeyError) {
+    if (refusal instanceof InvalidTokenError) {
+      this.events.emit({
+        type: 'auth.failed',
+        reason: `token_${refusal.reason}`,
+        keyId: refusal.keyId ?? keyId,
+        ip,
+        at,
+      });
+    } else if (refusal instanceof AmbiguousCredentialsError) {
+      this.events.emit({ type: 'auth.failed', reason: 'ambiguous_credentials', ip, at });
+    } else if (refusal instanceof InvalidApiKeyError) {
       this.events.emit({
         type: 'auth.failed',
         reason: refusal.reason,
@@ -241,7 +319,7 @@ export class RequestAuthenticator {
         at,
       });
     } else if (refusal instanceof AuthUnavailableError) {
-      this.events.emit({ type: 'auth.unavailable', message: 'key store unreachable', ip, at });
+      this.events.emit({ type: 'auth.unavailable', message: 'key store or denylist unreachable', ip, at });
     }
   }
 }

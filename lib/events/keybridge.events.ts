@@ -1,4 +1,4 @@
-import type { InvalidKeyReason } from '../errors.js';
+import type { InvalidKeyReason, InvalidTokenReason } from '../errors.js';
 
 /** The client that made a request, as far as the trusted-proxy setting lets us know it. */
 export interface EventClient {
@@ -17,12 +17,26 @@ export type KeybridgeEvent =
         | 'key_in_query'
         | 'insufficient_scope'
         | 'forbidden_ip'
-        | 'forbidden_referrer';
+        | 'forbidden_referrer'
+        | 'ambiguous_credentials'
+        | `token_${InvalidTokenReason}`;
       keyId?: string;
       at: Date;
     } & EventClient)
   | ({ type: 'auth.rate_limited'; keyId: string; limit: 'rate' | 'quota'; at: Date } & EventClient)
-  | ({ type: 'auth.unavailable'; message: string; at: Date } & EventClient);
+  | ({ type: 'auth.unavailable'; message: string; at: Date } & EventClient)
+  | ({
+      type: 'token.issued';
+      keyId: string;
+      tokenId: string;
+      scopes: readonly string[];
+      audience: readonly string[];
+      expiresAt: Date;
+      grant: 'client_credentials' | 'token_exchange';
+      at: Date;
+    } & EventClient)
+  | ({ type: 'token.revoked'; keyId: string; tokenId: string; at: Date } & EventClient)
+  | ({ type: 'token.refused'; reason: string; keyId?: string; at: Date } & EventClient);
 
 export type KeybridgeEventType = KeybridgeEvent['type'];
 

@@ -14,7 +14,7 @@ const epochMilliseconds: ValueTransformer = {
 };
 
 /** `bigint` comes back from PostgreSQL as a string. */
-const bigintNumber: ValueTransformer = {
+export const bigintNumber: ValueTransformer = {
   to: (value: number | undefined) => value,
   from: (value: string | number | null) => (value === null || value === undefined ? value : Number(value)),
 };

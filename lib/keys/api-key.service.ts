@@ -4,6 +4,7 @@ import type { QueryDeepPartialEntity, Repository } from 'typeorm';
 import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFoundError } from '../errors.js';
+import { TokenDenylist } from '../denylist/token.denylist.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { randomBase62 } from './base62.util.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
@@ -44,6 +45,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
   constructor(
     @Inject(API_KEY_REPOSITORY) private readonly repository: Repository<ApiKeyEntity>,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+    private readonly denylist: TokenDenylist,
   ) {
     this.hasher = new ApiKeyHasher(options.pepper);
     if (options.cache) {
@@ -164,7 +166,10 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     return this.toView(record, now);
   }
 
-  /** Revokes a key at once. Revoking a revoked key changes nothing. */
+  /**
+   * Revokes a key at once, and with it every token minted from it (through the denylist, so other processes
+   * sharing it refuse them too). Revoking a revoked key changes nothing.
+   */
   async revoke(id: string, reason?: string): Promise<ApiKeyView> {
     const now = this.options.clock();
     const revokedReason = reason === undefined ? null : requireText(reason, 'reason');
@@ -174,6 +179,8 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       record.revokedReason = revokedReason;
       record.updatedAt = record.revokedAt;
       const revokedAt = record.revokedAt;
+      // The denylist first: if the key's own update then fails, its tokens are already dead and a retry completes it.
+      await this.denylist.revokeKey(id);
       await this.store(() =>
         this.repository.update({ id }, { revokedAt, revokedReason, updatedAt: revokedAt }),
       );
@@ -268,7 +275,8 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
   }
 
   private admit(verified: VerifiedKey, now: number = this.options.clock()): VerifiedKey {
-    const refusal = verified.refusal(now);
+    const refusal =
+      verified.refusal(now) ?? (this.denylist.isKeyRevoked(verified.id, now) ? 'revoked' : undefined);
     if (refusal) throw new InvalidApiKeyError(refusal, this.options.challenge, verified.id);
     return verified;
   }

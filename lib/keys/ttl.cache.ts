@@ -23,13 +23,14 @@ export class TtlCache<V> {
     return entry.value;
   }
 
-  set(key: string, value: V): void {
+  /** Stores `value` until `expiresAt` (default: `ttlMs` from now). */
+  set(key: string, value: V, expiresAt: number = this.clock() + this.ttlMs): void {
     this.entries.delete(key);
     if (this.entries.size >= this.max) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(key, { value, expiresAt: this.clock() + this.ttlMs });
+    this.entries.set(key, { value, expiresAt });
   }
 
   delete(key: string): void {

@@ -1,4 +1,4 @@
-import type { Principal } from '../auth/principal.interface.js';
+import type { ApiKeyPrincipal, Principal } from '../auth/principal.interface.js';
 import { GrantedScopes } from '../auth/scope.matcher.js';
 import { IpAllowList } from '../limits/ip-allowlist.js';
 import { ReferrerMatcher } from '../limits/referrer.matcher.js';
@@ -17,7 +17,7 @@ export class VerifiedKey {
   }
 
   readonly id: string;
-  readonly principal: Principal;
+  readonly principal: ApiKeyPrincipal;
   readonly scopes: GrantedScopes;
   readonly ipAllowList: IpAllowList | null;
   readonly referrers: ReferrerMatcher | null;
@@ -26,7 +26,8 @@ export class VerifiedKey {
   readonly quotaRefill: KeyQuotaRefill | null;
   /** When the quota was last refilled as far as this process knows; moves forward as it refills. */
   quotaRefilledAtMs: number;
-  private readonly expiresAtMs: number | null;
+  /** When the key stops working by itself (expiry or end of rotation grace), in ms; `null` for never. */
+  readonly deadlineMs: number | null;
   private readonly revoked: boolean;
   private readonly disabled: boolean;
 
@@ -49,7 +50,7 @@ export class VerifiedKey {
     this.hasQuota = record.remaining !== null;
     this.quotaRefill = record.quotaRefill;
     this.quotaRefilledAtMs = record.quotaRefilledAt?.getTime() ?? record.createdAt.getTime();
-    this.expiresAtMs = deadlineOf(record);
+    this.deadlineMs = deadlineOf(record);
     this.revoked = record.revokedAt !== null;
     this.disabled = record.disabledAt !== null;
   }
@@ -59,7 +60,7 @@ export class VerifiedKey {
     // A revocation or disablement applies from the moment it is recorded, whatever clock wrote it.
     if (this.revoked) return 'revoked';
     if (this.disabled) return 'disabled';
-    if (this.expiresAtMs !== null && this.expiresAtMs <= now) return 'expired';
+    if (this.deadlineMs !== null && this.deadlineMs <= now) return 'expired';
     return undefined;
   }
 }

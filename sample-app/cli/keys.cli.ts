@@ -1,7 +1,13 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
-import { ApiKeyService, KeybridgeError, type ApiKeyView, type CreateApiKeyInput } from 'nestjs-keybridge';
+import {
+  ApiKeyService,
+  KeybridgeError,
+  type ApiKeyView,
+  type CreateApiKeyInput,
+  type SigningAlgorithm,
+} from 'nestjs-keybridge';
 import { AppModule } from '../app.module.js';
 import { loadSecrets } from '../dev-secrets.js';
 
@@ -13,7 +19,8 @@ Commands:
   get <id> [--json]
   revoke <id> [--reason <text>] [--json]
 
-The database is the app's: DATABASE_URL, or ./data/keybridge.sqlite.`;
+The database is the app's: DATABASE_URL, or ./data/keybridge.sqlite. With REDIS_URL set, revocations
+also go to the app's Redis denylist. Revoking a key also revokes every token minted from it.`;
 
 class UsageError extends Error {}
 
@@ -39,9 +46,17 @@ async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  const { pepper } = loadSecrets();
+  const { pepper, signingKey } = loadSecrets();
   const app = await NestFactory.createApplicationContext(
-    AppModule.forRoot({ databaseUrl: process.env.DATABASE_URL, pepper }),
+    // The app's own configuration: a revocation here reaches the running app through the same denylist.
+    AppModule.forRoot({
+      databaseUrl: process.env.DATABASE_URL,
+      pepper,
+      signingKey,
+      signingAlgorithm: process.env.KEYBRIDGE_SIGNING_ALG as SigningAlgorithm | undefined,
+      issuer: process.env.KEYBRIDGE_ISSUER ?? 'http://localhost:3000',
+      redisUrl: process.env.REDIS_URL || undefined,
+    }),
     { logger: ['error'], abortOnError: false },
   );
   try {

@@ -70,7 +70,9 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
     it('answers a request without the header', async () => {
       const res = await http().get('/orders').expect(401);
       expectBody(res.body, 401, 'missing_credentials');
-      expect(res.headers['www-authenticate']).toBe('ApiKey realm="api", header="X-API-Key"');
+      expect(res.headers['www-authenticate']).toBe(
+        'ApiKey realm="api", header="X-API-Key", Bearer realm="api"',
+      );
     });
 
     it('treats an empty header as no credential', async () => {
@@ -91,7 +93,9 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
       body: unknown;
     }) {
       expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe('ApiKey realm="api", header="X-API-Key"');
+      expect(res.headers['www-authenticate']).toBe(
+        'ApiKey realm="api", header="X-API-Key", Bearer realm="api"',
+      );
       const text = typeof res.body === 'string' ? res.body : (res.text ?? JSON.stringify(res.body));
       expectBody(JSON.parse(text), 401, 'invalid_api_key');
       refusedBodies.push(text);

@@ -128,7 +128,9 @@ describe.each(ADAPTERS)('module configuration (%s)', (adapter) => {
     it('guards every route, reads the configured header, and honours @Public()', async () => {
       await request(url).get('/global/public').expect(200);
       const missing = await request(url).get('/global').set('X-API-Key', key).expect(401);
-      expect(missing.headers['www-authenticate']).toBe('ApiKey realm="api", header="X-Api-Token"');
+      expect(missing.headers['www-authenticate']).toBe(
+        'ApiKey realm="api", header="X-Api-Token", Bearer realm="api"',
+      );
       await request(url).get('/global').set('X-Api-Token', key).expect(200, { subject: 'app:async' });
     });
   });

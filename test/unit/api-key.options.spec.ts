@@ -32,7 +32,7 @@ describe('resolveOptions', () => {
     expect(resolved.trustedProxies).toBe(0);
     expect(resolved.rateLimit).toBeUndefined();
     expect(resolved.realm).toBe('api');
-    expect(resolved.challenge).toBe('ApiKey realm="api", header="X-API-Key"');
+    expect(resolved.challenge).toBe('ApiKey realm="api", header="X-API-Key", Bearer realm="api"');
     expect(resolved.clock).toBe(Date.now);
   });
 
@@ -50,7 +50,7 @@ describe('resolveOptions', () => {
     });
 
     it('is kept when long enough, in production too', () => {
-      expect(resolveOptions({ pepper: PEPPER }, PROD).pepper).toBe(PEPPER);
+      expect(resolveOptions({ pepper: PEPPER }, PROD, false).pepper).toBe(PEPPER);
     });
 
     it('refuses a short pepper and says how long it must be', () => {
@@ -222,7 +222,7 @@ describe('resolveOptions', () => {
         DEV,
       );
       expect(resolved.realm).toBe('orders');
-      expect(resolved.challenge).toBe('ApiKey realm="orders", header="X-API-Key"');
+      expect(resolved.challenge).toBe('ApiKey realm="orders", header="X-API-Key", Bearer realm="orders"');
       expect(resolved.defaultEnvironment).toBe('test');
       expect(resolved.queryKeyParameters).toEqual([]);
       expect(resolved.onEvent).toBe(onEvent);
@@ -260,9 +260,11 @@ describe('resolveOptions', () => {
       'cache.ttl',
       'trustedProxies',
       'rateLimit.window',
+      'issuer',
+      'signing',
     ]) {
       expect(error.message).toContain(field);
     }
-    expect(error.message.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(6);
+    expect(error.message.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(8);
   });
 });

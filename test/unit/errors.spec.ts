@@ -18,7 +18,7 @@ import {
   rateLimitHeaders,
 } from '../../lib/errors.js';
 
-const CHALLENGE = 'ApiKey realm="api", header="X-API-Key"';
+const CHALLENGE = 'ApiKey realm="api", header="X-API-Key", Bearer realm="api"';
 
 describe('keybridge errors', () => {
   it.each<[string, () => KeybridgeError, number, string, string]>([

@@ -1,8 +1,23 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { ApiKeyService, type ApiKeyModuleOptions, type KeybridgeEvent } from 'nestjs-keybridge';
 import { createApp, type HttpAdapterName } from '../../../sample-app/app.factory.js';
 
 export const TEST_PEPPER = 'test-pepper-0123456789abcdefghijklmnopqrstuvwxyz';
+
+/** One Ed25519 signing key per test process, as the sample app uses by default. */
+export const TEST_SIGNING_KEY = generateKeyPairSync('ed25519')
+  .privateKey.export({ format: 'pem', type: 'pkcs8' })
+  .toString();
+
+export interface SampleAppOptions {
+  /** Listen on this port (the issuer names it); default a free one picked by the OS. */
+  port?: number;
+  issuer?: string;
+  redisUrl?: string;
+  signingKey?: string;
+}
 
 export interface RunningApp {
   app: INestApplication;
@@ -21,17 +36,22 @@ export async function startSampleApp(
   adapter: HttpAdapterName,
   databaseUrl: string,
   keybridge: ApiKeyModuleOptions = {},
+  options: SampleAppOptions = {},
 ): Promise<RunningApp> {
   const events: KeybridgeEvent[] = [];
   const clock = { now: Date.now() };
+  const port = options.port ?? 0;
   const app = await createApp({
     adapter,
     databaseUrl,
     pepper: TEST_PEPPER,
+    signingKey: options.signingKey ?? TEST_SIGNING_KEY,
+    issuer: options.issuer ?? (port ? `http://127.0.0.1:${port}` : 'http://127.0.0.1'),
+    redisUrl: options.redisUrl,
     logger: ['error', 'warn'],
     keybridge: { clock: () => clock.now, onEvent: (event) => events.push(event), ...keybridge },
   });
-  await app.listen(0, '127.0.0.1');
+  await app.listen(port, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return {
     app,
@@ -42,4 +62,16 @@ export async function startSampleApp(
     clock,
     close: () => app.close(),
   };
+}
+
+/** A TCP port free at the time of asking, for apps whose issuer URL must name their port before they listen. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

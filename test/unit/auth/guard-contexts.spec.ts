@@ -8,6 +8,7 @@ import { resolveOptions } from '../../../lib/api-key.options.js';
 import { MissingCredentialsError } from '../../../lib/errors.js';
 import type { ApiKeyService } from '../../../lib/keys/api-key.service.js';
 import type { KeyLimitsService } from '../../../lib/limits/key-limits.service.js';
+import type { AccessTokenService } from '../../../lib/tokens/access-token.service.js';
 
 @Controller()
 class Handlers {
@@ -28,6 +29,7 @@ describe('RequestAuthenticator.exchangeOf', () => {
     new Reflector(),
     {} as ApiKeyService,
     {} as KeyLimitsService,
+    {} as AccessTokenService,
     resolveOptions({}),
   );
 

@@ -1,0 +1,22 @@
+import { DenylistMirror, type DenylistStore } from './denylist.store.js';
+
+/** Revocations in this process's memory: for a single instance; they are lost on restart. */
+export class MemoryDenylistStore implements DenylistStore {
+  readonly propagation = 'this process only (memory)';
+  private readonly mirror = new DenylistMirror();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {}
+
+  async add(id: string, expiresAtMs: number): Promise<void> {
+    this.mirror.set(id, expiresAtMs);
+    this.mirror.prune(this.clock());
+  }
+
+  has(id: string, now: number): boolean {
+    return this.mirror.has(id, now);
+  }
+}

@@ -1,0 +1,154 @@
+import { Logger } from '@nestjs/common';
+import { Redis, type RedisOptions } from 'ioredis';
+import { AuthUnavailableError } from '../errors.js';
+import { storeCall } from '../keys/store-call.util.js';
+import { DenylistMirror, type DenylistStore } from './denylist.store.js';
+
+const LOG_INTERVAL_MS = 10_000;
+const RELOAD_RETRY_MS = 500;
+
+export interface RedisDenylistOptions {
+  /** A `redis://` URL, ioredis options, or a connected client (the store duplicates it; it does not close it). */
+  redis: string | RedisOptions | Redis;
+  /** Prefix of the sorted set and channel names. Default `keybridge:`. */
+  keyPrefix?: string;
+}
+
+/**
+ * Revocations in Redis, shared by every instance: a sorted set (`<prefix>denylist`, scored by expiry) holds
+ * them, and each addition is published on `<prefix>denylist` so other instances learn of it within
+ * milliseconds. Each instance mirrors the set in memory, loaded in full whenever its subscription
+ * (re)connects. While the subscription is down, checks fail closed (503) — a revocation could be missed.
+ */
+export class RedisDenylistStore implements DenylistStore {
+  readonly propagation = 'Redis pub/sub';
+  private readonly logger = new Logger('Keybridge');
+  private readonly mirror = new DenylistMirror();
+  private readonly client: Redis;
+  private readonly subscriber: Redis;
+  private readonly ownsClient: boolean;
+  private readonly setKey: string;
+  private readonly channel: string;
+  /** True while subscribed and loaded: the mirror holds every entry. */
+  private current = false;
+  private stopped = false;
+  private lastLog = -Infinity;
+  private reloadTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    options: RedisDenylistOptions,
+    private readonly timeoutMs: number,
+    private readonly clock: () => number,
+  ) {
+    const prefix = options.keyPrefix ?? 'keybridge:';
+    this.setKey = `${prefix}denylist`;
+    this.channel = `${prefix}denylist`;
+    const connection = {
+      // A command sent while disconnected fails at once (503) instead of waiting in a queue.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1000),
+      lazyConnect: true,
+    } satisfies RedisOptions;
+    if (options.redis instanceof Redis) {
+      this.client = options.redis;
+      this.ownsClient = false;
+      this.subscriber = options.redis.duplicate({ ...connection, enableOfflineQueue: true });
+    } else {
+      this.client =
+        typeof options.redis === 'string'
+          ? new Redis(options.redis, connection)
+          : new Redis({ ...options.redis, ...connection });
+      this.ownsClient = true;
+      this.subscriber = this.client.duplicate({ enableOfflineQueue: true });
+    }
+    for (const connection of [this.client, this.subscriber]) {
+      connection.on('error', (error: Error) => this.note(`Redis: ${error.message}`));
+    }
+    this.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+    this.subscriber.on('ready', () => void this.reload());
+    for (const event of ['close', 'reconnecting', 'end']) {
+      this.subscriber.on(event, () => (this.current = false));
+    }
+  }
+
+  async start(): Promise<void> {
+    const connect = async (connection: Redis): Promise<void> => {
+      if (connection.status === 'wait') await connection.connect();
+    };
+    try {
+      await storeCall(this.timeoutMs, async () => {
+        await Promise.all([connect(this.client), connect(this.subscriber)]);
+        await this.reload();
+      });
+    } catch {
+      // Redis is down at start: checks fail closed until it is back; ioredis keeps reconnecting.
+      this.note('Redis is not reachable at start; bearer tokens fail closed with 503 until it is.');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reloadTimer);
+    this.subscriber.disconnect();
+    if (this.ownsClient) this.client.disconnect();
+  }
+
+  async add(id: string, expiresAtMs: number): Promise<void> {
+    const now = this.clock();
+    await storeCall(this.timeoutMs, async () => {
+      const results = await this.client
+        .multi()
+        .zadd(this.setKey, String(expiresAtMs), id)
+        .zremrangebyscore(this.setKey, '-inf', String(now))
+        .publish(this.channel, JSON.stringify([id, expiresAtMs]))
+        .exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction was discarded');
+    });
+    this.mirror.set(id, expiresAtMs);
+  }
+
+  has(id: string, now: number): boolean {
+    if (!this.current) {
+      throw new AuthUnavailableError(new Error('the token denylist in Redis is not reachable'));
+    }
+    return this.mirror.has(id, now);
+  }
+
+  /** Subscribes, then loads the whole set: entries published in between are in one or the other. */
+  private async reload(): Promise<void> {
+    clearTimeout(this.reloadTimer);
+    if (this.stopped) return;
+    try {
+      await this.subscriber.subscribe(this.channel);
+      const now = this.clock();
+      const flat = await this.client.zrangebyscore(this.setKey, `(${now}`, '+inf', 'WITHSCORES');
+      for (let i = 0; i < flat.length; i += 2) this.mirror.set(flat[i], Number(flat[i + 1]));
+      this.mirror.prune(now);
+      this.current = this.subscriber.status === 'ready';
+    } catch (error) {
+      this.current = false;
+      this.note(`Redis denylist not loaded (${(error as Error).message}); retrying.`);
+      this.reloadTimer = setTimeout(() => void this.reload(), RELOAD_RETRY_MS);
+      this.reloadTimer.unref();
+    }
+  }
+
+  private receive(channel: string, message: string): void {
+    if (channel !== this.channel) return;
+    try {
+      const [id, expiresAtMs] = JSON.parse(message) as [unknown, unknown];
+      if (typeof id === 'string' && typeof expiresAtMs === 'number') this.mirror.set(id, expiresAtMs);
+    } catch {
+      // Not one of ours.
+    }
+  }
+
+  private note(message: string): void {
+    const now = performance.now();
+    if (now - this.lastLog < LOG_INTERVAL_MS) return;
+    this.lastLog = now;
+    this.logger.warn(message);
+  }
+}

@@ -1,0 +1,44 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import { GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE } from './oauth.service.js';
+import { ScopeCatalog } from './scope.catalog.js';
+
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
+
+/** RFC 8414 authorization-server metadata, built from the options and the app's `@Scopes()`. */
+@Injectable()
+export class AuthorizationServerMetadata {
+  private document: Record<string, unknown> | undefined;
+
+  constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+    private readonly scopes: ScopeCatalog,
+  ) {}
+
+  get(): Record<string, unknown> {
+    if (!this.document) {
+      const { issuer, keys } = this.options.tokens;
+      const { routes } = this.options;
+      const url = (path: string) => `${issuer}${path}`;
+      const hasPublicKeys = keys.jwks().keys.length > 0;
+      this.document = {
+        issuer,
+        token_endpoint: url(routes.token),
+        revocation_endpoint: url(routes.revocation),
+        introspection_endpoint: url(routes.introspection),
+        ...(hasPublicKeys ? { jwks_uri: url(routes.jwks) } : {}),
+        grant_types_supported: [GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE],
+        // No authorization endpoint: no response type is supported.
+        response_types_supported: [],
+        scopes_supported: this.scopes.all(),
+        token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+        revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+        introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+        // RFC 9068 tokens, signed with the configured algorithms.
+        access_token_signing_alg_values_supported: [...keys.algorithms],
+      };
+    }
+    return this.document;
+  }
+}

@@ -1,0 +1,87 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { OAuthError } from '../errors.js';
+import type { OAuthParams } from './oauth.params.js';
+
+/** How a client presented its key (RFC 6749 §2.3.1, plus the key header). */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'api_key_header';
+
+/** The credentials a client presented, not yet checked. */
+export interface PresentedClient {
+  method: ClientAuthMethod;
+  /** The `client_id` the client claims to be, if it said (required with Basic and POST). */
+  clientId: string | undefined;
+  /** The API key. */
+  secret: string;
+}
+
+/** The challenge sent with a 401 `invalid_client` from the OAuth endpoints. */
+export function basicChallenge(realm: string): string {
+  return `Basic realm="${realm}"`;
+}
+
+/**
+ * The client credentials on a request: HTTP Basic, `client_id` + `client_secret` in the body, or the API key
+ * header. `undefined` when there are none; `invalid_request` when more than one method is used (RFC 6749
+ * §2.3: a client MUST NOT use more than one); `invalid_client` when Basic is unreadable.
+ */
+export function presentedClient(
+  headers: IncomingHttpHeaders,
+  params: OAuthParams,
+  apiKeyHeader: string,
+  realm: string,
+): PresentedClient | undefined {
+  const found: PresentedClient[] = [];
+  const authorization = headers.authorization;
+  if (typeof authorization === 'string' && authorization.slice(0, 6).toLowerCase() === 'basic ') {
+    found.push(basicCredentials(authorization.slice(6).trim(), realm));
+  }
+  const secret = params.get('client_secret');
+  if (secret !== undefined) {
+    found.push({ method: 'client_secret_post', clientId: params.get('client_id'), secret });
+  }
+  const key = headers[apiKeyHeader];
+  if (typeof key === 'string' && key.trim() !== '') {
+    found.push({ method: 'api_key_header', clientId: params.get('client_id'), secret: key.trim() });
+  } else if (Array.isArray(key)) {
+    throw new OAuthError('invalid_request', 'Send the API key header once.');
+  }
+  if (found.length > 1) {
+    throw new OAuthError('invalid_request', 'Use one client authentication method per request.');
+  }
+  const client = found[0];
+  if (client?.method === 'client_secret_post' && client.clientId === undefined) {
+    throw new OAuthError('invalid_request', 'client_secret was sent without client_id.');
+  }
+  if (client?.method === 'client_secret_basic') {
+    const bodyId = params.get('client_id');
+    if (bodyId !== undefined && bodyId !== client.clientId) {
+      throw new OAuthError('invalid_request', 'client_id in the body differs from the Basic credentials.');
+    }
+  }
+  return client;
+}
+
+/** RFC 6749 §2.3.1: `base64(urlencode(client_id) ":" urlencode(client_secret))`. */
+function basicCredentials(encoded: string, realm: string): PresentedClient {
+  const unreadable = () =>
+    new OAuthError('invalid_client', 'The Basic credentials could not be read.', 401, {
+      'WWW-Authenticate': basicChallenge(realm),
+    });
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw unreadable();
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) throw unreadable();
+  try {
+    return {
+      method: 'client_secret_basic',
+      clientId: formDecode(decoded.slice(0, colon)),
+      secret: formDecode(decoded.slice(colon + 1)),
+    };
+  } catch {
+    throw unreadable();
+  }
+}
+
+function formDecode(value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, ' '));
+}

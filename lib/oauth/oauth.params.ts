@@ -1,0 +1,60 @@
+import { OAuthError } from '../errors.js';
+
+/** Parameters that RFC 8693 and RFC 8707 let a client repeat. */
+const REPEATABLE = new Set(['audience', 'resource']);
+const MAX_PARAMETER_LENGTH = 8192;
+
+/** The parameters of an OAuth request: each name once, except `audience` and `resource`. */
+export class OAuthParams {
+  private constructor(private readonly values: ReadonlyMap<string, readonly string[]>) {}
+
+  /**
+   * Reads the parsed body (form or JSON). Anything that is not a flat set of string parameters, and any
+   * parameter sent twice that may not be, is `invalid_request` (RFC 6749 §3.2: parameters MUST NOT repeat).
+   */
+  static of(body: unknown): OAuthParams {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new OAuthError(
+        'invalid_request',
+        'Send the parameters in the request body as application/x-www-form-urlencoded (or JSON).',
+      );
+    }
+    const values = new Map<string, string[]>();
+    for (const [name, raw] of Object.entries(body as Record<string, unknown>)) {
+      const list = Array.isArray(raw) ? raw : [raw];
+      if (list.some((v) => typeof v !== 'string' || v.length > MAX_PARAMETER_LENGTH)) {
+        throw new OAuthError('invalid_request', `The parameter "${safeName(name)}" must be a string.`);
+      }
+      if (list.length > 1 && !REPEATABLE.has(name)) {
+        throw new OAuthError(
+          'invalid_request',
+          `The parameter "${safeName(name)}" must not be sent more than once.`,
+        );
+      }
+      values.set(name, list as string[]);
+    }
+    return new OAuthParams(values);
+  }
+
+  /** The value of a parameter; an empty value counts as absent (RFC 6749 §3.1). */
+  get(name: string): string | undefined {
+    const value = this.values.get(name)?.[0];
+    return value === '' ? undefined : value;
+  }
+
+  /** Every value of a repeatable parameter. */
+  all(name: string): string[] {
+    return (this.values.get(name) ?? []).filter((v) => v !== '');
+  }
+
+  require(name: string): string {
+    const value = this.get(name);
+    if (value === undefined) throw new OAuthError('invalid_request', `The parameter "${name}" is required.`);
+    return value;
+  }
+}
+
+/** A parameter name as it may be quoted in an error: printable and short. */
+function safeName(name: string): string {
+  return name.replace(/[^\x20-\x7e]/g, '?').slice(0, 40);
+}

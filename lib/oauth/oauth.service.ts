@@ -1,0 +1,407 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import type { ResolvedApiKeyOptions, ResolvedLimit } from '../api-key.options.js';
+import { isValidScope } from '../auth/scope.matcher.js';
+import { RequestAuthenticator } from '../auth/request.authenticator.js';
+import {
+  AuthUnavailableError,
+  ForbiddenOriginError,
+  InvalidApiKeyError,
+  KeybridgeError,
+  OAuthError,
+  QuotaExhaustedError,
+  RateLimitedError,
+  rateLimitHeaders,
+} from '../errors.js';
+import { KeybridgeEventEmitter } from '../events/event.emitter.js';
+import { ApiKeyService } from '../keys/api-key.service.js';
+import type { VerifiedKey } from '../keys/verified-key.js';
+import type { IncomingRequestLike } from '../limits/client-address.util.js';
+import { KeyLimitsService } from '../limits/key-limits.service.js';
+import { KeyRateLimiter } from '../limits/key-rate.limiter.js';
+import { AccessTokenService } from '../tokens/access-token.service.js';
+import { basicChallenge, presentedClient, type PresentedClient } from './client-authentication.js';
+import { OAuthParams } from './oauth.params.js';
+
+export const GRANT_CLIENT_CREDENTIALS = 'client_credentials';
+export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** RFC 8693 `subject_token_type` of an API key. */
+export const API_KEY_TOKEN_TYPE = 'urn:nestjs-keybridge:token-type:api-key';
+export const ACCESS_TOKEN_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+/** The scope a client needs to call the introspection endpoint. */
+export const INTROSPECTION_SCOPE = 'tokens:introspect';
+
+/** An OAuth request as the endpoints see it. */
+export interface OAuthRequest extends IncomingRequestLike {
+  body?: unknown;
+  headers: IncomingHttpHeaders;
+}
+
+/** A JSON answer and its status; the controller adds `Cache-Control: no-store`. */
+export interface OAuthResponse {
+  status: number;
+  body: object;
+  headers: Record<string, string>;
+}
+
+/**
+ * The token, revocation and introspection endpoints (RFC 6749 §4.4, RFC 8693, RFC 7009, RFC 7662). Every
+ * failure is an `OAuthError` rendered as RFC 6749 §5.2 says; nothing else escapes.
+ */
+@Injectable()
+export class OAuthService {
+  private readonly logger = new Logger('Keybridge');
+  private readonly events: KeybridgeEventEmitter;
+  private readonly mintLimiter = new KeyRateLimiter();
+
+  constructor(
+    private readonly keys: ApiKeyService,
+    private readonly tokens: AccessTokenService,
+    private readonly limits: KeyLimitsService,
+    private readonly authenticator: RequestAuthenticator,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+  ) {
+    this.events = new KeybridgeEventEmitter(options.onEvent);
+  }
+
+  /** `POST /oauth/token`. */
+  token(request: OAuthRequest): Promise<OAuthResponse> {
+    return this.answer(request, async (params, ip) => {
+      await this.limit('address', ip ?? 'unknown', this.options.tokens.perAddressLimit);
+      const grant = params.require('grant_type');
+      if (grant === GRANT_CLIENT_CREDENTIALS) return this.clientCredentials(request, params, ip);
+      if (grant === GRANT_TOKEN_EXCHANGE) return this.tokenExchange(request, params, ip);
+      throw new OAuthError(
+        'unsupported_grant_type',
+        'Supported grant types: client_credentials and token exchange.',
+      );
+    });
+  }
+
+  /** `POST /oauth/revoke`: an access token (its client must authenticate) or an API key (it proves itself). */
+  revoke(request: OAuthRequest): Promise<OAuthResponse> {
+    return this.answer(request, async (params, ip) => {
+      await this.limit('address', ip ?? 'unknown', this.options.tokens.perAddressLimit);
+      const token = params.require('token');
+      const presented = this.presented(request, params);
+      if (this.looksLikeApiKey(token)) {
+        const client = presented ? await this.authenticateClient(presented, request, ip) : undefined;
+        const key = await this.keyIfValid(token);
+        if (key && (!client || client.id === key.id))
+          await this.keys.revoke(key.id, 'revoked through the revocation endpoint');
+        else if (key && client)
+          throw new OAuthError('unauthorized_client', 'That API key belongs to another client.');
+        return ok({});
+      }
+      const client = await this.authenticateClient(this.requireClient(presented), request, ip);
+      const verified = await this.tokens.inspect(token);
+      if (verified) {
+        if (verified.keyId !== client.id) {
+          throw new OAuthError('unauthorized_client', 'The token was not issued to this client.');
+        }
+        await this.tokens.revoke(verified);
+        this.events.emit({
+          type: 'token.revoked',
+          keyId: client.id,
+          tokenId: verified.jti,
+          ip,
+          at: new Date(this.options.clock()),
+        });
+      }
+      return ok({});
+    });
+  }
+
+  /** `POST /oauth/introspect`, for clients holding `tokens:introspect`. */
+  introspect(request: OAuthRequest): Promise<OAuthResponse> {
+    return this.answer(request, async (params, ip) => {
+      await this.limit('address', ip ?? 'unknown', this.options.tokens.perAddressLimit);
+      const client = await this.authenticateClient(
+        this.requireClient(this.presented(request, params)),
+        request,
+        ip,
+      );
+      if (!client.scopes.grants(INTROSPECTION_SCOPE)) {
+        throw new OAuthError(
+          'insufficient_scope',
+          `Introspection needs the scope ${INTROSPECTION_SCOPE}.`,
+          403,
+        );
+      }
+      const token = params.require('token');
+      const verified = this.looksLikeApiKey(token) ? undefined : await this.tokens.inspect(token);
+      if (!verified) return ok({ active: false });
+      return ok({ active: true, token_type: 'Bearer', ...verified.claims });
+    });
+  }
+
+  private async clientCredentials(
+    request: OAuthRequest,
+    params: OAuthParams,
+    ip: string | undefined,
+  ): Promise<OAuthResponse> {
+    const key = await this.authenticateClient(
+      this.requireClient(this.presented(request, params)),
+      request,
+      ip,
+    );
+    return this.issue(key, params, ip, 'client_credentials');
+  }
+
+  private async tokenExchange(
+    request: OAuthRequest,
+    params: OAuthParams,
+    ip: string | undefined,
+  ): Promise<OAuthResponse> {
+    const subjectToken = params.require('subject_token');
+    const type = params.require('subject_token_type');
+    if (type !== API_KEY_TOKEN_TYPE) {
+      throw new OAuthError('invalid_request', `subject_token_type must be ${API_KEY_TOKEN_TYPE}.`);
+    }
+    if (params.get('actor_token') !== undefined) {
+      throw new OAuthError('invalid_request', 'Delegation (actor_token) is not supported.');
+    }
+    const requested = params.get('requested_token_type');
+    if (requested !== undefined && requested !== ACCESS_TOKEN_TOKEN_TYPE) {
+      throw new OAuthError('invalid_request', `requested_token_type must be ${ACCESS_TOKEN_TOKEN_TYPE}.`);
+    }
+    const presented = this.presented(request, params);
+    const client = presented ? await this.authenticateClient(presented, request, ip) : undefined;
+    let key: VerifiedKey;
+    try {
+      key = await this.keys.authenticate(subjectToken);
+    } catch (error) {
+      if (!(error instanceof InvalidApiKeyError)) throw error;
+      this.noteFailure(error, ip);
+      throw new OAuthError('invalid_grant', 'The subject_token is not a valid API key.');
+    }
+    if (client && client.id !== key.id) {
+      throw new OAuthError('invalid_grant', 'The subject_token belongs to another client.');
+    }
+    if (!client) await this.admitKey(key, request, ip);
+    return this.issue(key, params, ip, 'token_exchange');
+  }
+
+  /** Applies `scope` and `audience`/`resource`, the per-key limit, then signs. */
+  private async issue(
+    key: VerifiedKey,
+    params: OAuthParams,
+    ip: string | undefined,
+    grant: 'client_credentials' | 'token_exchange',
+  ): Promise<OAuthResponse> {
+    const scopes = this.requestedScopes(key, params.get('scope'));
+    const audience = this.requestedAudience(params);
+    await this.limit('key', key.id, this.options.tokens.perKeyLimit);
+    const minted = await this.tokens.mint(key, scopes, audience);
+    this.keys.recordUse(key.id);
+    this.events.emit({
+      type: 'token.issued',
+      keyId: key.id,
+      tokenId: minted.claims.jti,
+      scopes,
+      audience,
+      expiresAt: new Date(minted.claims.exp * 1000),
+      grant,
+      ip,
+      at: new Date(this.options.clock()),
+    });
+    return ok({
+      access_token: minted.accessToken,
+      ...(grant === 'token_exchange' ? { issued_token_type: ACCESS_TOKEN_TOKEN_TYPE } : {}),
+      token_type: 'Bearer',
+      expires_in: minted.expiresIn,
+      scope: scopes.join(' '),
+    });
+  }
+
+  /** The requested scopes, each granted by the key; all of the key's scopes when none are asked for. */
+  private requestedScopes(key: VerifiedKey, scope: string | undefined): string[] {
+    if (scope === undefined || scope.trim() === '') return [...key.principal.scopes];
+    const requested = [...new Set(scope.split(' ').filter((s) => s !== ''))];
+    const invalid = requested.filter((s) => !isValidScope(s));
+    if (invalid.length > 0)
+      throw new OAuthError('invalid_scope', 'The scope parameter is not a list of valid scopes.');
+    const refused = requested.filter((s) => !key.scopes.grants(s));
+    if (refused.length > 0) {
+      throw new OAuthError('invalid_scope', `The key does not hold these scopes: ${refused.join(' ')}.`);
+    }
+    return requested;
+  }
+
+  /** `audience` (RFC 8693) and `resource` (RFC 8707) values, each one of the configured audiences. */
+  private requestedAudience(params: OAuthParams): string[] {
+    const { audiences } = this.options.tokens;
+    const requested = [...new Set([...params.all('audience'), ...params.all('resource')])];
+    if (requested.length === 0) return [audiences[0]];
+    if (requested.some((a) => !audiences.includes(a))) {
+      throw new OAuthError(
+        'invalid_target',
+        'The requested audience or resource is not served by this issuer.',
+      );
+    }
+    return requested;
+  }
+
+  private presented(request: OAuthRequest, params: OAuthParams): PresentedClient | undefined {
+    return presentedClient(request.headers, params, this.options.headerKey, this.options.realm);
+  }
+
+  private requireClient(client: PresentedClient | undefined): PresentedClient {
+    if (client) return client;
+    throw new OAuthError(
+      'invalid_client',
+      'Authenticate with HTTP Basic (client_id = key id, client_secret = key), client_secret_post, or the API key header.',
+      HttpStatus.UNAUTHORIZED,
+      { 'WWW-Authenticate': basicChallenge(this.options.realm) },
+    );
+  }
+
+  /** Checks the presented key, its claimed `client_id`, its origin restrictions and its own limits. */
+  private async authenticateClient(
+    client: PresentedClient,
+    request: OAuthRequest,
+    ip: string | undefined,
+  ): Promise<VerifiedKey> {
+    const challenge =
+      client.method === 'api_key_header' ? this.options.challenge : basicChallenge(this.options.realm);
+    const invalid = () =>
+      new OAuthError('invalid_client', 'Client authentication failed.', HttpStatus.UNAUTHORIZED, {
+        'WWW-Authenticate': challenge,
+      });
+    let key: VerifiedKey;
+    try {
+      key = await this.keys.authenticate(client.secret);
+    } catch (error) {
+      if (!(error instanceof InvalidApiKeyError)) throw error;
+      this.noteFailure(error, ip);
+      throw invalid();
+    }
+    if (client.clientId !== undefined && client.clientId !== key.id) {
+      this.events.emit({
+        type: 'auth.failed',
+        reason: 'unknown',
+        keyId: key.id,
+        ip,
+        at: new Date(this.options.clock()),
+      });
+      throw invalid();
+    }
+    await this.admitKey(key, request, ip);
+    return key;
+  }
+
+  /** The key's origin restrictions, rate limit and quota apply to the OAuth endpoints as to any route. */
+  private async admitKey(key: VerifiedKey, request: OAuthRequest, ip: string | undefined): Promise<void> {
+    try {
+      if (key.ipAllowList || key.referrers) this.limits.checkOrigin(key, request, ip);
+      if (key.rateLimit || key.hasQuota || this.options.rateLimit) await this.limits.consume(key);
+    } catch (error) {
+      if (error instanceof ForbiddenOriginError) {
+        this.events.emit({
+          type: 'auth.failed',
+          reason: error.reason === 'ip' ? 'forbidden_ip' : 'forbidden_referrer',
+          keyId: key.id,
+          ip,
+          at: new Date(this.options.clock()),
+        });
+        throw new OAuthError('unauthorized_client', error.message);
+      }
+      if (error instanceof RateLimitedError || error instanceof QuotaExhaustedError) {
+        this.events.emit({
+          type: 'auth.rate_limited',
+          keyId: key.id,
+          limit: error instanceof RateLimitedError ? 'rate' : 'quota',
+          ip,
+          at: new Date(this.options.clock()),
+        });
+        throw new OAuthError(error.code, error.message, HttpStatus.TOO_MANY_REQUESTS, { ...error.headers });
+      }
+      throw error;
+    }
+  }
+
+  /** Token minting limits, per client address and per key. */
+  private async limit(kind: 'address' | 'key', id: string, limit: ResolvedLimit | undefined): Promise<void> {
+    if (!limit) return;
+    const decision = await this.mintLimiter.consume(`${kind}:${id}`, limit.limit, limit.windowSeconds);
+    if (decision.allowed) return;
+    const retryAfter = Math.max(1, Math.ceil(decision.resetSeconds));
+    throw new OAuthError(
+      'rate_limited',
+      kind === 'key'
+        ? `Too many tokens requested for this key. Retry after ${retryAfter} seconds.`
+        : `Too many requests from this address. Retry after ${retryAfter} seconds.`,
+      HttpStatus.TOO_MANY_REQUESTS,
+      { 'Retry-After': String(retryAfter), ...rateLimitHeaders(decision) },
+    );
+  }
+
+  private async keyIfValid(key: string): Promise<VerifiedKey | undefined> {
+    try {
+      return await this.keys.authenticate(key);
+    } catch (error) {
+      if (error instanceof InvalidApiKeyError) return undefined;
+      throw error;
+    }
+  }
+
+  private looksLikeApiKey(token: string): boolean {
+    const { prefixes } = this.options;
+    return token.startsWith(prefixes.live) || token.startsWith(prefixes.test);
+  }
+
+  private noteFailure(error: InvalidApiKeyError, ip: string | undefined): void {
+    this.events.emit({
+      type: 'auth.failed',
+      reason: error.reason,
+      keyId: error.keyId,
+      ip,
+      at: new Date(this.options.clock()),
+    });
+  }
+
+  /**
+   * Parses the parameters, runs the endpoint, and turns every failure into its RFC 6749 §5.2 answer:
+   * keybridge errors keep their status; an unreachable store is 503 `temporarily_unavailable`.
+   */
+  private async answer(
+    request: OAuthRequest,
+    handle: (params: OAuthParams, ip: string | undefined) => Promise<OAuthResponse>,
+  ): Promise<OAuthResponse> {
+    try {
+      return await handle(OAuthParams.of(request.body), this.authenticator.clientIp(request));
+    } catch (error) {
+      const refusal = error instanceof OAuthError ? error : this.translate(error);
+      return {
+        status: refusal.getStatus(),
+        body: refusal.getResponse() as object,
+        headers: { ...refusal.headers },
+      };
+    }
+  }
+
+  private translate(error: unknown): OAuthError {
+    if (
+      error instanceof KeybridgeError &&
+      !(error instanceof AuthUnavailableError) &&
+      error.getStatus() < 500
+    ) {
+      return new OAuthError('invalid_request', error.message, error.getStatus(), { ...error.headers });
+    }
+    // The store or the denylist is down, or something unexpected: nothing was issued, and the cause stays in the log.
+    const cause = (error instanceof AuthUnavailableError ? error.cause : error) as Error | undefined;
+    this.logger.warn(`OAuth endpoint failed closed with 503: ${cause?.message ?? 'unknown cause'}`);
+    return new OAuthError(
+      'temporarily_unavailable',
+      'The authorization server is temporarily unavailable. Try again shortly.',
+      HttpStatus.SERVICE_UNAVAILABLE,
+      { 'Retry-After': '1' },
+      error,
+    );
+  }
+}
+
+function ok(body: object): OAuthResponse {
+  return { status: 200, body, headers: {} };
+}

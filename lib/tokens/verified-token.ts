@@ -1,0 +1,41 @@
+import { GrantedScopes } from '../auth/scope.matcher.js';
+import type { TokenPrincipal } from '../auth/principal.interface.js';
+
+/** The claims of an access token minted by the module (RFC 9068 §2.2). */
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+  scope: string;
+}
+
+/** A token whose signature and claims were checked, prepared once per cache fill like `VerifiedKey`. */
+export class VerifiedToken {
+  readonly principal: TokenPrincipal;
+  readonly scopes: GrantedScopes;
+  readonly jti: string;
+  readonly keyId: string;
+  /** `exp` in milliseconds. */
+  readonly expiresAtMs: number;
+
+  constructor(readonly claims: Readonly<AccessTokenClaims>) {
+    const scopes = claims.scope === '' ? [] : claims.scope.split(' ');
+    this.jti = claims.jti;
+    this.keyId = claims.client_id;
+    this.expiresAtMs = claims.exp * 1000;
+    this.scopes = new GrantedScopes(scopes);
+    this.principal = Object.freeze({
+      type: 'access_token' as const,
+      keyId: claims.client_id,
+      subject: claims.sub,
+      scopes: Object.freeze(scopes),
+      tokenId: claims.jti,
+      audience: Object.freeze(Array.isArray(claims.aud) ? [...claims.aud] : [claims.aud]),
+      expiresAt: new Date(this.expiresAtMs),
+    });
+  }
+}
