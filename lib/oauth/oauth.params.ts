@@ -21,15 +21,19 @@ export class OAuthParams {
     }
     const values = new Map<string, string[]>();
     for (const [name, raw] of Object.entries(body as Record<string, unknown>)) {
-      const list = Array.isArray(raw) ? raw : [raw];
-      if (list.some((v) => typeof v !== 'string' || v.length > MAX_PARAMETER_LENGTH)) {
-        throw new OAuthError('invalid_request', `The parameter "${safeName(name)}" must be a string.`);
-      }
-      if (list.length > 1 && !REPEATABLE.has(name)) {
+      // Express turns `name[]=v` and repeated names into arrays: either way the name came more than once.
+      if (Array.isArray(raw) && !REPEATABLE.has(name)) {
         throw new OAuthError(
           'invalid_request',
           `The parameter "${safeName(name)}" must not be sent more than once.`,
         );
+      }
+      const list: unknown[] = Array.isArray(raw) ? raw : [raw];
+      if (list.some((v) => typeof v !== 'string')) {
+        throw new OAuthError('invalid_request', `The parameter "${safeName(name)}" must be a string.`);
+      }
+      if (list.some((v) => (v as string).length > MAX_PARAMETER_LENGTH)) {
+        throw new OAuthError('invalid_request', `The parameter "${safeName(name)}" is too long.`);
       }
       values.set(name, list as string[]);
     }
