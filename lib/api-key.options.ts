@@ -465,21 +465,8 @@ export function resolveOptions(
     } else resolved.trustedProxies = options.trustedProxies;
   }
 
-  if (options.rateLimit !== undefined) {
-    const { limit, window } = options.rateLimit ?? {};
-    if (!Number.isInteger(limit) || limit < 1) problems.push('rateLimit.limit must be a positive integer.');
-    const windowMs = durationOption(
-      problems,
-      'rateLimit.window',
-      window ?? 'missing',
-      1000,
-      366 * DAY_MS,
-      '"1m"',
-    );
-    if (windowMs !== undefined && Number.isInteger(limit) && limit >= 1) {
-      resolved.rateLimit = { limit, windowSeconds: Math.round(windowMs / 1000) };
-    }
-  }
+  if (options.rateLimit !== undefined)
+    resolved.rateLimit = limitOption(problems, 'rateLimit', options.rateLimit);
 
   if (options.realm !== undefined) {
     if (

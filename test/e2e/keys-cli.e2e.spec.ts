@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import request from 'supertest';
 import { databaseTargets } from './support/databases.js';
-import { startSampleApp, TEST_PEPPER, type RunningApp } from './support/sample-app.js';
+import { startSampleApp, TEST_PEPPER, TEST_SIGNING_KEY, type RunningApp } from './support/sample-app.js';
 
 const CLI = 'dist/sample-app/cli/keys.cli.js';
 const run = promisify(execFile);
@@ -19,6 +19,7 @@ async function keys(
         ...process.env,
         DATABASE_URL: databaseUrl,
         KEYBRIDGE_PEPPER: TEST_PEPPER,
+        KEYBRIDGE_SIGNING_KEY: TEST_SIGNING_KEY,
         NODE_OPTIONS: '',
         TZ: 'Asia/Tokyo',
       },
