@@ -154,12 +154,17 @@ export class RequestAuthenticator {
   bearerOf(request: IncomingRequestLike): string | undefined {
     if (!this.options.tokens.enabled) return undefined;
     const value = request.headers.authorization;
-    if (typeof value !== 'string' || value.length < 6 || value.slice(0, 7).toLowerCase() !== 'bearer ') {
+    // `Bearer` alone counts: Node trims the space of an empty `Bearer ` header.
+    if (
+      typeof value !== 'string' ||
+      value.slice(0, 6).toLowerCase() !== 'bearer' ||
+      (value.length > 6 && value[6] !== ' ')
+    ) {
       return undefined;
     }
     const apiKey = request.headers[this.options.headerKey];
     if (apiKey !== undefined && apiKey !== '') throw new AmbiguousCredentialsError(this.options.header);
-    const token = value.slice(7).trim();
+    const token = value.slice(6).trim();
     if (token === '') throw new InvalidTokenError('malformed', this.options.realm);
     return token;
   }

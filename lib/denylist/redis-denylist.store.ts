@@ -107,6 +107,7 @@ export class RedisDenylistStore implements DenylistStore {
       if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction was discarded');
     });
     this.mirror.set(id, expiresAtMs);
+    this.mirror.prune(now);
   }
 
   has(id: string, now: number): boolean {
@@ -139,7 +140,10 @@ export class RedisDenylistStore implements DenylistStore {
     if (channel !== this.channel) return;
     try {
       const [id, expiresAtMs] = JSON.parse(message) as [unknown, unknown];
-      if (typeof id === 'string' && typeof expiresAtMs === 'number') this.mirror.set(id, expiresAtMs);
+      if (typeof id === 'string' && typeof expiresAtMs === 'number') {
+        this.mirror.set(id, expiresAtMs);
+        this.mirror.prune(this.clock());
+      }
     } catch {
       // Not one of ours.
     }

@@ -138,9 +138,10 @@ function signingKeyOf(option: SigningKeyOption, name: string): SigningKey {
     throw new Error(`${name} must be an object with an alg.`);
   const { alg } = option;
   if (!SIGNING_ALGORITHMS.includes(alg)) {
-    throw new Error(
-      `${name}.alg must be one of ${SIGNING_ALGORITHMS.join(', ')}, got ${JSON.stringify(alg)}.`,
-    );
+    // Quoted only when it looks like a name: a key pasted into the wrong variable must not reach the log.
+    const got =
+      typeof alg === 'string' && /^[A-Za-z0-9]{1,16}$/.test(alg) ? JSON.stringify(alg) : 'another value';
+    throw new Error(`${name}.alg must be one of ${SIGNING_ALGORITHMS.join(', ')}, got ${got}.`);
   }
   if (option.kid !== undefined && (typeof option.kid !== 'string' || !KID_PATTERN.test(option.kid))) {
     throw new Error(`${name}.kid must be 1 to 64 letters, digits, ".", "_" or "-".`);

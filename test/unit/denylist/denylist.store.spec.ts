@@ -1,0 +1,198 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { resolveOptions, type ApiKeyModuleOptions } from '../../../lib/api-key.options.js';
+import { DenylistMirror } from '../../../lib/denylist/denylist.store.js';
+import { MemoryDenylistStore } from '../../../lib/denylist/memory-denylist.store.js';
+import { TokenDenylist } from '../../../lib/denylist/token.denylist.js';
+
+const START = 1_700_000_000_000;
+const MINUTE = 60_000;
+
+describe('DenylistMirror', () => {
+  it('denies an id until its expiry, not at it', () => {
+    const mirror = new DenylistMirror();
+    mirror.set('token:a', START + 1000);
+    expect(mirror.has('token:a', START)).toBe(true);
+    expect(mirror.has('token:a', START + 999)).toBe(true);
+    expect(mirror.has('token:a', START + 1000)).toBe(false);
+  });
+
+  it('does not deny an id it was never given', () => {
+    const mirror = new DenylistMirror();
+    expect(mirror.has('token:a', START)).toBe(false);
+    mirror.set('token:b', START + 1000);
+    expect(mirror.has('token:a', START)).toBe(false);
+    expect(mirror.has('key:b', START)).toBe(false);
+  });
+
+  it('forgets an expired entry when it is read', () => {
+    const mirror = new DenylistMirror();
+    mirror.set('token:a', START + 1000);
+    mirror.set('token:b', START + 5000);
+    expect(mirror.has('token:a', START + 2000)).toBe(false);
+    expect(mirror.size).toBe(1);
+    // Read again at an earlier instant: the entry is gone, not resurrected.
+    expect(mirror.has('token:a', START)).toBe(false);
+  });
+
+  it('keeps the later expiry when an id is set twice, in either order', () => {
+    const mirror = new DenylistMirror();
+    mirror.set('key:a', START + 5000);
+    mirror.set('key:a', START + 1000);
+    expect(mirror.has('key:a', START + 4000)).toBe(true);
+    mirror.set('key:b', START + 1000);
+    mirror.set('key:b', START + 5000);
+    expect(mirror.has('key:b', START + 4000)).toBe(true);
+    expect(mirror.size).toBe(2);
+  });
+
+  it('prunes every expired entry and keeps the others', () => {
+    const mirror = new DenylistMirror();
+    mirror.set('token:a', START + 1000);
+    mirror.set('token:b', START + 2000);
+    mirror.set('token:c', START + 3000);
+    mirror.prune(START + 2000);
+    expect(mirror.size).toBe(1);
+    expect(mirror.has('token:c', START + 2000)).toBe(true);
+  });
+
+  it('prunes at most once a minute of its clock', () => {
+    const mirror = new DenylistMirror();
+    mirror.prune(START);
+    mirror.set('token:a', START + 1000);
+    mirror.prune(START + 2000);
+    expect(mirror.size).toBe(1);
+    mirror.prune(START + MINUTE - 1);
+    expect(mirror.size).toBe(1);
+    mirror.prune(START + MINUTE);
+    expect(mirror.size).toBe(0);
+  });
+
+  it('prunes within the minute when forced', () => {
+    const mirror = new DenylistMirror();
+    mirror.prune(START);
+    mirror.set('token:a', START + 1000);
+    mirror.prune(START + 2000, true);
+    expect(mirror.size).toBe(0);
+  });
+
+  it('prunes again when its clock goes back', () => {
+    const mirror = new DenylistMirror();
+    mirror.prune(START + 10 * MINUTE);
+    mirror.set('token:a', START + 1000);
+    mirror.prune(START + 2000);
+    expect(mirror.size).toBe(0);
+  });
+});
+
+describe('MemoryDenylistStore', () => {
+  let now: number;
+  const clock = (): number => now;
+
+  beforeEach(() => {
+    now = START;
+  });
+
+  it('denies what it was given until its expiry', async () => {
+    const store = new MemoryDenylistStore(clock);
+    await store.start();
+    await store.add('token:a', START + 1000);
+    expect(store.has('token:a', START + 999)).toBe(true);
+    expect(store.has('token:a', START + 1000)).toBe(false);
+    expect(store.has('token:b', START)).toBe(false);
+    await store.stop();
+  });
+
+  it('keeps the later expiry when an id is added twice', async () => {
+    const store = new MemoryDenylistStore(clock);
+    await store.add('key:a', START + 5000);
+    await store.add('key:a', START + 1000);
+    expect(store.has('key:a', START + 4000)).toBe(true);
+  });
+
+  it('drops expired entries as new ones are added, so memory follows the live revocations only', async () => {
+    const store = new MemoryDenylistStore(clock);
+    for (let i = 0; i < 100; i++) await store.add(`token:${i}`, START + 1000);
+    now = START + 2 * MINUTE;
+    await store.add('token:late', now + 1000);
+    const { mirror } = store as unknown as { mirror: DenylistMirror };
+    expect(mirror.size).toBe(1);
+  });
+
+  it('says that it reaches this process only', () => {
+    expect(new MemoryDenylistStore().propagation).toMatch(/this process only/);
+  });
+});
+
+describe('TokenDenylist', () => {
+  let now: number;
+
+  beforeEach(() => {
+    now = START;
+  });
+
+  function denylist(options: ApiKeyModuleOptions = {}): TokenDenylist {
+    const resolved = resolveOptions({ clock: () => now, ...options }, {});
+    return new TokenDenylist(new MemoryDenylistStore(resolved.clock), resolved);
+  }
+
+  it('denies a revoked key until now + token lifetime + clock tolerance (defaults: 15 min + 5 s)', async () => {
+    const list = denylist();
+    await list.revokeKey('key_a');
+    const horizon = START + 15 * MINUTE + 5000;
+    expect(list.isKeyRevoked('key_a', horizon - 1)).toBe(true);
+    expect(list.isKeyRevoked('key_a', horizon)).toBe(false);
+  });
+
+  it('counts the horizon from the configured tokenTtl and clockTolerance', async () => {
+    const list = denylist({ tokenTtl: '10m', clockTolerance: '30s' });
+    await list.revokeKey('key_a');
+    const horizon = START + 10 * MINUTE + 30_000;
+    expect(list.isKeyRevoked('key_a', horizon - 1)).toBe(true);
+    expect(list.isKeyRevoked('key_a', horizon)).toBe(false);
+  });
+
+  it('counts the horizon from the injected clock, not the system time', async () => {
+    now = START - 365 * 24 * 60 * MINUTE;
+    const list = denylist();
+    await list.revokeKey('key_a');
+    expect(list.isKeyRevoked('key_a', now + 15 * MINUTE)).toBe(true);
+    expect(list.isKeyRevoked('key_a', START)).toBe(false);
+  });
+
+  it('refuses every token of a revoked key as key_revoked, and no token of another key', async () => {
+    const list = denylist();
+    await list.revokeKey('key_a');
+    expect(list.tokenRefusal('jti1', 'key_a', START)).toBe('key_revoked');
+    expect(list.tokenRefusal('jti2', 'key_a', START)).toBe('key_revoked');
+    expect(list.tokenRefusal('jti1', 'key_b', START)).toBeUndefined();
+    expect(list.isKeyRevoked('key_b', START)).toBe(false);
+  });
+
+  it('refuses a revoked token as revoked until the expiry it was given, and no other token', async () => {
+    const list = denylist();
+    await list.revokeToken('jti1', START + 1000);
+    expect(list.tokenRefusal('jti1', 'key_a', START + 999)).toBe('revoked');
+    expect(list.tokenRefusal('jti1', 'key_a', START + 1000)).toBeUndefined();
+    expect(list.tokenRefusal('jti2', 'key_a', START)).toBeUndefined();
+    // A revoked token does not revoke its key.
+    expect(list.isKeyRevoked('key_a', START)).toBe(false);
+  });
+
+  it('names the key revocation first when both apply', async () => {
+    const list = denylist();
+    await list.revokeToken('jti1', START + MINUTE);
+    await list.revokeKey('key_a');
+    expect(list.tokenRefusal('jti1', 'key_a', START)).toBe('key_revoked');
+  });
+
+  it('keeps token and key entries apart even when a jti looks like a key id', async () => {
+    const list = denylist();
+    await list.revokeToken('key_a', START + MINUTE);
+    expect(list.isKeyRevoked('key_a', START)).toBe(false);
+    expect(list.tokenRefusal('other', 'key_a', START)).toBeUndefined();
+  });
+
+  it("reports its store's propagation", () => {
+    expect(denylist().propagation).toBe(new MemoryDenylistStore().propagation);
+  });
+});
