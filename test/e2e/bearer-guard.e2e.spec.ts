@@ -3,6 +3,7 @@ import request from 'supertest';
 import { AccessTokenService, type CreatedApiKey, type KeybridgeEvent } from 'nestjs-keybridge';
 import { startPrincipalApp, type PrincipalApp } from './fixtures/principal.fixture.js';
 import { targetMatrix } from './support/databases.js';
+import { expectInvalidToken } from './support/oauth.js';
 import { startSampleApp, type RunningApp } from './support/sample-app.js';
 
 const ISSUER = 'http://127.0.0.1';
@@ -38,19 +39,6 @@ function tampered(token: string): string {
 
 function failuresSince(target: Target, since: number): KeybridgeEvent[] {
   return target.events.slice(since).filter((event) => event.type === 'auth.failed');
-}
-
-function expectInvalidTokenAnswer(res: request.Response): void {
-  expect(res.status).toBe(401);
-  expect(res.body).toEqual({
-    statusCode: 401,
-    error: 'Unauthorized',
-    message: expect.any(String),
-    code: 'invalid_token',
-  });
-  expect(res.headers['www-authenticate']).toBe(
-    `Bearer realm="api", error="invalid_token", error_description="${res.body.message}"`,
-  );
 }
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -217,7 +205,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
       await request(running.url).get('/orders').set(bearer(token)).expect(200);
       for (let i = 0; i < 2; i++) {
         const since = running.events.length;
-        expectInvalidTokenAnswer(
+        expectInvalidToken(
           await request(running.url)
             .get('/orders')
             .set(bearer(tampered(token))),
@@ -243,7 +231,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
         expect.objectContaining({ type: 'token.revoked', keyId: reader.id, tokenId: decodeJwt(token).jti }),
       );
       const since = running.events.length;
-      expectInvalidTokenAnswer(await request(running.url).get('/orders').set(bearer(token)));
+      expectInvalidToken(await request(running.url).get('/orders').set(bearer(token)));
       expect(failuresSince(running, since)).toEqual([
         expect.objectContaining({ reason: 'token_revoked', keyId: reader.id }),
       ]);
@@ -257,7 +245,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
       await request(running.url).get('/orders').set(bearer(token)).expect(200);
       await running.keys.revoke(doomed.id, 'leaked');
       const since = running.events.length;
-      expectInvalidTokenAnswer(await request(running.url).get('/orders').set(bearer(token)));
+      expectInvalidToken(await request(running.url).get('/orders').set(bearer(token)));
       expect(failuresSince(running, since)).toEqual([
         expect.objectContaining({ reason: 'token_key_revoked', keyId: doomed.id }),
       ]);
@@ -321,7 +309,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
 
       it('refuses a tampered token with invalid_token', async () => {
         const since = fixture.events.length;
-        expectInvalidTokenAnswer(
+        expectInvalidToken(
           await request(fixture.url)
             .get(path)
             .set(bearer(tampered(await mint(fixture, key)))),
@@ -470,7 +458,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
         .type('form')
         .send({ token })
         .expect(200);
-      expectInvalidTokenAnswer(await request(fixture.url).get('/principal').set(bearer(token)));
+      expectInvalidToken(await request(fixture.url).get('/principal').set(bearer(token)));
     });
 
     it('names the moved endpoints in the server metadata', async () => {

@@ -1,22 +1,13 @@
 import type { ApiKeyModuleOptions, CreatedApiKey } from 'nestjs-keybridge';
 import request from 'supertest';
 import { databaseTargets, sqlite } from './support/databases.js';
+import { mintToken } from './support/oauth.js';
 import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
 import { startSampleApp, type RunningApp } from './support/sample-app.js';
 import { TcpProxy, throughProxy } from './support/tcp-proxy.js';
 
 const REDIS_URL = redisTarget();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function mint(url: string, key: CreatedApiKey): Promise<string> {
-  const res = await request(url)
-    .post('/oauth/token')
-    .auth(key.id, key.key)
-    .type('form')
-    .send({ grant_type: 'client_credentials' });
-  expect(res.status).toBe(200);
-  return (res.body as { access_token: string }).access_token;
-}
 
 const withToken = (app: RunningApp, token: string) =>
   request(app.url).get('/orders').set('Authorization', `Bearer ${token}`);
@@ -100,9 +91,9 @@ function expectTemporarilyUnavailable(res: {
       databaseUrl = await sqlite.fresh();
       running = await startSampleApp('express', databaseUrl, optionsThrough(proxy.port));
       key = await running.keys.create({ name: 'outage', scopes: ['orders:read'] });
-      revoked = await mint(running.url, key);
-      live = await mint(running.url, key);
-      pending = await mint(running.url, key);
+      revoked = await mintToken(running.url, key);
+      live = await mintToken(running.url, key);
+      pending = await mintToken(running.url, key);
       await revokeToken(running, key, revoked).expect(200);
       await withToken(running, revoked).expect(401);
       await withToken(running, live).expect(200);
@@ -253,8 +244,8 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
         storeTimeout: `${STORE_TIMEOUT_MS}ms`,
       });
       key = await running.keys.create({ name: 'outage', scopes: ['orders:read', 'orders:write'] });
-      revoked = await mint(running.url, key);
-      live = await mint(running.url, key);
+      revoked = await mintToken(running.url, key);
+      live = await mintToken(running.url, key);
       await revokeToken(running, key, revoked).expect(200);
     });
 

@@ -6,6 +6,7 @@ import type { CreatedApiKey } from 'nestjs-keybridge';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { databaseTargets, sqlite } from './support/databases.js';
+import { mintToken } from './support/oauth.js';
 import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
 import { startSampleApp, TEST_PEPPER, TEST_SIGNING_KEY, type RunningApp } from './support/sample-app.js';
 
@@ -53,16 +54,6 @@ class RefusalWatch {
       await sleep(POLL_EVERY_MS);
     }
   }
-}
-
-async function mint(url: string, key: CreatedApiKey): Promise<string> {
-  const res = await request(url)
-    .post('/oauth/token')
-    .auth(key.id, key.key)
-    .type('form')
-    .send({ grant_type: 'client_credentials' });
-  expect(res.status).toBe(200);
-  return (res.body as { access_token: string }).access_token;
 }
 
 const withToken = (app: RunningApp, token: string) =>
@@ -127,7 +118,7 @@ describe(`database denylist propagation (${DATABASE.name})`, () => {
 
   it('honours a key revoked by the CLI within the poll interval plus 1 s, for its tokens and the key itself', async () => {
     const key = await a.keys.create({ name: 'revoked by the CLI', scopes: ['orders:read'] });
-    const token = await mint(a.url, key);
+    const token = await mintToken(a.url, key);
     await withToken(a, token).expect(200);
     // Cached on A for 5 s: a refusal sooner than that comes from the denylist.
     await withKey(a, key).expect(200);
@@ -162,8 +153,8 @@ describe(`database denylist propagation (${DATABASE.name})`, () => {
 
   it('honours a token revoked on another instance within the poll interval plus 1 s', async () => {
     const key = await a.keys.create({ name: 'token revoked on B', scopes: ['orders:read'] });
-    const token = await mint(a.url, key);
-    const other = await mint(a.url, key);
+    const token = await mintToken(a.url, key);
+    const other = await mintToken(a.url, key);
     await withToken(a, token).expect(200);
 
     const watch = new RefusalWatch(() => withToken(a, token));
@@ -207,8 +198,8 @@ describe(`database denylist propagation (${DATABASE.name})`, () => {
 
     it('honours a token revoked on another instance within 1 s', async () => {
       const key = await a.keys.create({ name: 'token revoked on B', scopes: ['orders:read'] });
-      const token = await mint(a.url, key);
-      const other = await mint(a.url, key);
+      const token = await mintToken(a.url, key);
+      const other = await mintToken(a.url, key);
       await withToken(a, token).expect(200);
 
       const watch = new RefusalWatch(() => withToken(a, token));
@@ -229,7 +220,7 @@ describe(`database denylist propagation (${DATABASE.name})`, () => {
 
     it('honours a key revoked on another instance within 1 s, for its tokens and the key itself', async () => {
       const key = await a.keys.create({ name: 'key revoked on B', scopes: ['orders:read'] });
-      const token = await mint(a.url, key);
+      const token = await mintToken(a.url, key);
       await withToken(a, token).expect(200);
       await withKey(a, key).expect(200);
 

@@ -4,6 +4,7 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { DENYLIST_STORE } from '../../lib/api-key.internal-constants.js';
 import { databaseTargets, sqlite, type DatabaseTarget } from './support/databases.js';
+import { expectInvalidToken, mintToken } from './support/oauth.js';
 import { clearRedisPrefix, denylistEntries, redisTarget, uniqueRedisPrefix } from './support/redis.js';
 import { startSampleApp, type RunningApp } from './support/sample-app.js';
 
@@ -65,15 +66,7 @@ describe.each(STORES)('token denylist (%s)', (_label, kind, database) => {
 
   const reader = (name: string) => running.keys.create({ name, scopes: ['orders:read'] });
 
-  async function mint(key: CreatedApiKey): Promise<string> {
-    const res = await request(running.url)
-      .post('/oauth/token')
-      .auth(key.id, key.key)
-      .type('form')
-      .send({ grant_type: 'client_credentials' });
-    expect(res.status).toBe(200);
-    return (res.body as { access_token: string }).access_token;
-  }
+  const mint = (key: CreatedApiKey) => mintToken(running.url, key);
 
   const withToken = (token: string) =>
     request(running.url).get('/orders').set('Authorization', `Bearer ${token}`);
@@ -85,14 +78,7 @@ describe.each(STORES)('token denylist (%s)', (_label, kind, database) => {
   async function expectTokenRefused(token: string, reason: string, keyId?: string): Promise<void> {
     const from = running.events.length;
     const res = await withToken(token);
-    expect(res.status).toBe(401);
-    expect(res.body).toEqual({
-      statusCode: 401,
-      error: 'Unauthorized',
-      message: expect.any(String),
-      code: 'invalid_token',
-    });
-    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="api", error="invalid_token"/);
+    expectInvalidToken(res);
     expect(running.events.slice(from)).toContainEqual(
       expect.objectContaining({
         type: 'auth.failed',

@@ -83,3 +83,22 @@ export function expectOAuthError(
   const everything = `${JSON.stringify(res.headers)}\n${res.text}`;
   for (const secret of secrets) expect(everything).not.toContain(secret);
 }
+
+/** A 401 `invalid_token`: the keybridge error body and the RFC 6750 Bearer challenge carrying its message. */
+export function expectInvalidToken(res: {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}): void {
+  expect(res.status).toBe(401);
+  expect(res.body).toEqual({
+    statusCode: 401,
+    error: 'Unauthorized',
+    message: expect.any(String),
+    code: 'invalid_token',
+  });
+  const { message } = res.body as { message: string };
+  expect(res.headers['www-authenticate']).toBe(
+    `Bearer realm="api", error="invalid_token", error_description="${message}"`,
+  );
+}
