@@ -22,7 +22,7 @@ import { ApiKeyStrategy } from './auth/api-key.strategy.js';
 import { RequestAuthenticator } from './auth/request.authenticator.js';
 import { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
 import { DenylistEntryEntity } from './denylist/denylist-entry.entity.js';
-import type { DenylistStore } from './denylist/denylist.store.js';
+import type { DenylistStore } from './denylist/denylist-store.interface.js';
 import { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
 import { RedisDenylistStore } from './denylist/redis-denylist.store.js';
 import { TokenDenylist } from './denylist/token.denylist.js';
@@ -52,6 +52,8 @@ const EXPORTED = [
 /** The store the `denylist` option names. */
 function denylistStore(options: ResolvedApiKeyOptions, dataSource: DataSource): DenylistStore {
   const { denylist } = options;
+  // Without bearer tokens the key table alone decides (within the cache ttl): nothing to poll or subscribe to.
+  if (!options.tokens.enabled && denylist.kind !== 'custom') return new MemoryDenylistStore(options.clock);
   switch (denylist.kind) {
     case 'memory':
       return new MemoryDenylistStore(options.clock);

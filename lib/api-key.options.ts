@@ -1,6 +1,6 @@
 import { DEFAULT_API_KEY_HEADER, DEFAULT_QUERY_KEY_PARAMETERS } from './api-key.constants.js';
 import { MAX_TIMER_MS, parseDuration, type Duration } from './duration.util.js';
-import type { DenylistStore } from './denylist/denylist.store.js';
+import type { DenylistStore } from './denylist/denylist-store.interface.js';
 import type { RedisDenylistOptions } from './denylist/redis-denylist.store.js';
 import { InvalidOptionsError } from './errors.js';
 import type { KeybridgeEventListener } from './events/keybridge.events.js';
@@ -142,8 +142,6 @@ export interface ResolvedTokenOptions {
   audiences: readonly string[];
   keys: SigningKeyRing;
   ttlMs: number;
-  /** The longest a minted token can live, for how long a key's revocation must be remembered. */
-  maxLifetimeMs: number;
   clockToleranceMs: number;
   cacheMax: number;
   perKeyLimit: ResolvedLimit | undefined;
@@ -182,7 +180,6 @@ export class ResolvedApiKeyOptions {
     audiences: ['http://localhost'],
     keys: undefined as unknown as SigningKeyRing,
     ttlMs: 15 * 60_000,
-    maxLifetimeMs: 15 * 60_000,
     clockToleranceMs: 5000,
     cacheMax: 10_000,
     perKeyLimit: { limit: 60, windowSeconds: 60 },
@@ -200,6 +197,9 @@ const MIN_PEPPER_LENGTH = 32;
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+
+/** The longest `tokenTtl` accepted. */
+export const MAX_TOKEN_LIFETIME_MS = DAY_MS;
 
 /**
  * Milliseconds of an optional duration option within `[minMs, maxMs]`; records a problem and returns
@@ -269,9 +269,9 @@ function resolveTokens(
   const tokens = resolved.tokens;
   tokens.enabled = enabled;
   if (options.issuer !== undefined) {
-    if (!isUrl(options.issuer, false)) {
+    if (!isUrl(options.issuer, production)) {
       problems.push(
-        'issuer must be an http(s) URL without query, fragment or credentials, such as "https://api.example.com".',
+        `issuer must be an ${production ? 'https' : 'http(s)'} URL without query, fragment or credentials, such as "https://api.example.com".`,
       );
     } else tokens.issuer = options.issuer.replace(/\/+$/, '');
   } else if (production && enabled) {
@@ -301,8 +301,8 @@ function resolveTokens(
   tokens.keys ??= ephemeralKeyRing();
 
   tokens.ttlMs =
-    durationOption(problems, 'tokenTtl', options.tokenTtl, 10_000, DAY_MS, '"15m"') ?? tokens.ttlMs;
-  tokens.maxLifetimeMs = tokens.ttlMs;
+    durationOption(problems, 'tokenTtl', options.tokenTtl, 10_000, MAX_TOKEN_LIFETIME_MS, '"15m"') ??
+    tokens.ttlMs;
   tokens.clockToleranceMs =
     durationOption(problems, 'clockTolerance', options.clockTolerance, 0, 5 * 60_000, '"5s"') ??
     tokens.clockToleranceMs;

@@ -66,7 +66,7 @@ export { SIGNING_ALGORITHMS } from './tokens/signing-key.js';
 export type { PublicJwk, SigningAlgorithm, SigningKeyOption } from './tokens/signing-key.js';
 
 export { TokenDenylist } from './denylist/token.denylist.js';
-export type { DenylistStore } from './denylist/denylist.store.js';
+export type { DenylistStore } from './denylist/denylist-store.interface.js';
 export { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
 export { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
 export type { DatabaseDenylistOptions } from './denylist/database-denylist.store.js';

@@ -1,14 +1,25 @@
 import { Logger } from '@nestjs/common';
 import type { Repository } from 'typeorm';
 import { AuthUnavailableError } from '../errors.js';
+import { dialectOfType, type SqlDialect } from '../migrations/migration.dialect.js';
 import { storeCall } from '../keys/store-call.util.js';
-import type { DenylistEntryEntity } from './denylist-entry.entity.js';
-import { DenylistMirror, type DenylistStore } from './denylist.store.js';
+import { DENYLIST_TABLE, type DenylistEntryEntity } from './denylist-entry.entity.js';
+import { DenylistMirror } from './denylist.mirror.js';
+import type { DenylistStore } from './denylist-store.interface.js';
 
-/** Rows written up to this long before the newest one seen are read again, for writers whose clocks lag. */
+/** Rows stamped up to this long before the newest one seen are read again: a commit may land after a later one. */
 const OVERLAP_MS = 60_000;
+/** Every this many polls the whole table is read, whatever the stamps say. */
+const FULL_READ_EVERY = 30;
 const PURGE_INTERVAL_MS = 60_000;
 const LOG_INTERVAL_MS = 10_000;
+
+/** The database's own clock in epoch milliseconds: rows are stamped by one clock, whichever process writes. */
+const DATABASE_NOW_MS: Record<SqlDialect, string> = {
+  postgres: '(extract(epoch from clock_timestamp()) * 1000)::bigint',
+  mysql: 'ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000)',
+  sqlite: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+};
 
 export interface DatabaseDenylistOptions {
   /** How often new rows are read. */
@@ -22,8 +33,10 @@ export interface DatabaseDenylistOptions {
 /**
  * Revocations in the app's database (`keybridge_denylist`), so they survive restarts and reach every process
  * on the same database. Each instance mirrors the table in memory and reads the rows added since its last
- * read every `pollMs`; a revocation made elsewhere is honoured within that interval plus one query. If the
- * table cannot be read for `2 × pollMs + timeoutMs`, checks fail closed until it can.
+ * read every `pollMs`; a revocation made elsewhere is honoured within that interval plus one query. Rows are
+ * stamped with the database's clock, so a writer with a skewed clock is read like any other, and the whole
+ * table is read again every `FULL_READ_EVERY` polls. If the table cannot be read for
+ * `2 × pollMs + timeoutMs`, checks fail closed until it can.
  */
 export class DatabaseDenylistStore implements DenylistStore {
   private readonly logger = new Logger('Keybridge');
@@ -37,19 +50,36 @@ export class DatabaseDenylistStore implements DenylistStore {
   private polling: Promise<void> | undefined;
   private lastPurge = 0;
   private lastLog = -Infinity;
+  private polls = 0;
+  private readonly stampSql: string;
 
   constructor(
     private readonly repository: Repository<DenylistEntryEntity>,
     private readonly options: DatabaseDenylistOptions,
   ) {
     this.staleAfterMs = 2 * options.pollMs + options.timeoutMs;
+    this.stampSql = DATABASE_NOW_MS[dialectOfType(repository.manager.connection.options.type)];
   }
 
-  get propagation(): string {
-    return `database, read every ${this.options.pollMs} ms`;
-  }
-
+  /**
+   * Reads the table once, then every `pollMs`. A database that answers but has no denylist table stops the
+   * app with the migration to add; an unreachable one only fails checks closed until it is back.
+   */
   async start(): Promise<void> {
+    const runner = this.repository.manager.connection.createQueryRunner();
+    let exists: boolean | undefined;
+    try {
+      exists = await storeCall(this.options.timeoutMs, () => runner.hasTable(DENYLIST_TABLE));
+    } catch {
+      // Unreachable: checked again by every poll.
+    } finally {
+      await runner.release();
+    }
+    if (exists === false) {
+      throw new Error(
+        `The table ${DENYLIST_TABLE} is missing: add KEYBRIDGE_MIGRATIONS (CreateKeybridgeDenylist1763900000000) to the data source's migrations, or choose denylist: 'memory' or { redis }.`,
+      );
+    }
     await this.poll();
     this.timer = setInterval(() => void this.poll(), this.options.pollMs);
     this.timer.unref();
@@ -61,14 +91,14 @@ export class DatabaseDenylistStore implements DenylistStore {
     await this.polling;
   }
 
+  /** Inserts the entry, or stamps it anew when it exists (a retry after a timed-out insert is read again). */
   async add(id: string, expiresAtMs: number): Promise<void> {
-    const createdAt = Date.now();
     await storeCall(this.options.timeoutMs, () =>
       this.repository
         .createQueryBuilder()
         .insert()
-        .values({ id, expiresAt: expiresAtMs, createdAt })
-        .orIgnore()
+        .values({ id, expiresAt: expiresAtMs, createdAt: () => this.stampSql })
+        .orUpdate(['expires_at', 'created_at'], ['id'])
         .execute(),
     );
     this.mirror.set(id, expiresAtMs);
@@ -90,13 +120,14 @@ export class DatabaseDenylistStore implements DenylistStore {
   private async read(): Promise<void> {
     const started = performance.now();
     const now = this.options.clock();
+    const full = this.polls++ % FULL_READ_EVERY === 0;
     try {
       const rows = await storeCall(this.options.timeoutMs, () =>
         this.repository
           .createQueryBuilder('d')
           .select(['d.id', 'd.expiresAt', 'd.createdAt'])
           .where('d.createdAt >= :since AND d.expiresAt > :now', {
-            since: Math.max(0, this.newestSeen - OVERLAP_MS),
+            since: full ? 0 : Math.max(0, this.newestSeen - OVERLAP_MS),
             now,
           })
           .getMany(),

@@ -1,8 +1,8 @@
-import { DenylistMirror, type DenylistStore } from './denylist.store.js';
+import { DenylistMirror } from './denylist.mirror.js';
+import type { DenylistStore } from './denylist-store.interface.js';
 
 /** Revocations in this process's memory: for a single instance; they are lost on restart. */
 export class MemoryDenylistStore implements DenylistStore {
-  readonly propagation = 'this process only (memory)';
   private readonly mirror = new DenylistMirror();
 
   constructor(private readonly clock: () => number = Date.now) {}

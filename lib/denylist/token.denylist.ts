@@ -1,16 +1,37 @@
-import { Inject, Injectable, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { MoreThan, type Repository } from 'typeorm';
 import { API_KEY_REPOSITORY, DENYLIST_STORE, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import { MAX_TOKEN_LIFETIME_MS, type ResolvedApiKeyOptions } from '../api-key.options.js';
+import { AuthUnavailableError } from '../errors.js';
 import type { ApiKeyEntity } from '../keys/api-key.entity.js';
-import type { DenylistStore } from './denylist.store.js';
+import { storeCall } from '../keys/store-call.util.js';
+import type { DenylistStore } from './denylist-store.interface.js';
+
+/** The longest clock tolerance the options accept. */
+const MAX_TOLERANCE_MS = 5 * 60_000;
+
+/**
+ * How long a revoked key stays on the denylist: the longest token lifetime any configuration allows plus
+ * the largest tolerance, whatever this process's own `tokenTtl` is — the process that minted a token may have
+ * been configured with a longer one, or run a clock ahead of ours.
+ */
+export const KEY_REVOCATION_HORIZON_MS = MAX_TOKEN_LIFETIME_MS + MAX_TOLERANCE_MS;
 
 /**
  * Revocation of access tokens and of everything minted from a key. Backed by the configured store (memory,
  * database or Redis); the checks on the request path are answered from memory.
  */
 @Injectable()
-export class TokenDenylist implements OnModuleInit, OnApplicationShutdown {
+export class TokenDenylist implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Keybridge');
+
   constructor(
     @Inject(DENYLIST_STORE) private readonly store: DenylistStore,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
@@ -19,16 +40,14 @@ export class TokenDenylist implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     await this.store.start();
-    if (this.options.denylist.kind === 'memory' && this.keys) await this.seedRevokedKeys();
+    if (this.options.denylist.kind === 'memory' && this.options.tokens.enabled && this.keys) {
+      await this.seedRevokedKeys();
+    }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the data source closes, so a poll in flight finishes against an open connection. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.store.stop();
-  }
-
-  /** How a revocation made elsewhere reaches this process. */
-  get propagation(): string {
-    return this.store.propagation;
   }
 
   /** Denies one token until it would have expired. */
@@ -36,14 +55,9 @@ export class TokenDenylist implements OnModuleInit, OnApplicationShutdown {
     return this.store.add(`token:${jti}`, expiresAtMs);
   }
 
-  /**
-   * Denies a key and every token minted from it, for as long as such a token can live: the longest token
-   * lifetime plus the clock tolerance, counted from now.
-   */
+  /** Denies a key and every token minted from it, for `KEY_REVOCATION_HORIZON_MS` from now. */
   revokeKey(keyId: string): Promise<void> {
-    const horizon =
-      this.options.clock() + this.options.tokens.maxLifetimeMs + this.options.tokens.clockToleranceMs;
-    return this.store.add(`key:${keyId}`, horizon);
+    return this.store.add(`key:${keyId}`, this.options.clock() + KEY_REVOCATION_HORIZON_MS);
   }
 
   /** Whether a token is revoked, by itself or through its key. Throws `AuthUnavailableError` when unsure. */
@@ -54,24 +68,41 @@ export class TokenDenylist implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * A memory denylist starts empty; the keys revoked recently enough to have live tokens are read back from
-   * the key table, so a restart does not bring their tokens back. (Single revoked tokens are lost: that is
-   * the memory store's documented limit.)
+   * Whether a key was revoked by another process whose change the key cache has not seen yet. Best effort
+   * unless `strict`: the key table is the authority for keys (within the cache `ttl`), so an unreachable
+   * store answers "no" here instead of failing the request. Strict (for minting), it throws
+   * `AuthUnavailableError` instead.
    */
-  private async seedRevokedKeys(): Promise<void> {
-    const { maxLifetimeMs, clockToleranceMs } = this.options.tokens;
-    const since = this.options.clock() - maxLifetimeMs - clockToleranceMs;
-    const revoked = await this.keys!.find({
-      select: { id: true, revokedAt: true },
-      where: { revokedAt: MoreThan(new Date(since)) },
-    });
-    for (const key of revoked) {
-      await this.store.add(`key:${key.id}`, key.revokedAt!.getTime() + maxLifetimeMs + clockToleranceMs);
+  isKeyRevoked(keyId: string, now: number, strict = false): boolean {
+    if (strict) return this.store.has(`key:${keyId}`, now);
+    try {
+      return this.store.has(`key:${keyId}`, now);
+    } catch (error) {
+      if (error instanceof AuthUnavailableError) return false;
+      throw error;
     }
   }
 
-  /** Whether a key was revoked, possibly by another process whose change the key cache has not seen yet. */
-  isKeyRevoked(keyId: string, now: number): boolean {
-    return this.store.has(`key:${keyId}`, now);
+  /**
+   * A memory denylist starts empty; keys revoked within the horizon are read back from the key table, so a
+   * restart does not bring their tokens back. (Single revoked tokens are lost: the memory store's documented
+   * limit.)
+   */
+  private async seedRevokedKeys(): Promise<void> {
+    const since = this.options.clock() - KEY_REVOCATION_HORIZON_MS;
+    try {
+      const revoked = await storeCall(this.options.storeTimeoutMs, () =>
+        this.keys!.find({
+          select: { id: true, revokedAt: true },
+          where: { revokedAt: MoreThan(new Date(since)) },
+        }),
+      );
+      for (const key of revoked) {
+        await this.store.add(`key:${key.id}`, key.revokedAt!.getTime() + KEY_REVOCATION_HORIZON_MS);
+      }
+    } catch (error) {
+      // Tokens of those keys are still refused: every bearer request also checks its key.
+      this.logger.warn(`Revoked keys not read back into the memory denylist: ${(error as Error).message}`);
+    }
   }
 }

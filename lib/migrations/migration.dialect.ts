@@ -5,7 +5,11 @@ export type SqlDialect = 'postgres' | 'mysql' | 'sqlite';
 
 /** The SQL dialect of the data source a migration runs on; the shipped migrations support three. */
 export function dialectOf(queryRunner: QueryRunner): SqlDialect {
-  const type = queryRunner.connection.options.type;
+  return dialectOfType(queryRunner.connection.options.type);
+}
+
+/** The SQL dialect of a TypeORM data source type. */
+export function dialectOfType(type: string): SqlDialect {
   switch (type) {
     case 'postgres':
       return 'postgres';

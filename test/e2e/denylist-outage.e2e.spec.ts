@@ -151,8 +151,8 @@ function expectTemporarilyUnavailable(res: {
         expectTemporarilyUnavailable(res);
       });
 
-      it('answers an API key 503 auth_unavailable: its revocation elsewhere could be missed', async () => {
-        expectAuthUnavailable(await request(running.url).get('/orders').set('X-API-Key', key.key));
+      it('keeps answering an API key: the key table, not the denylist, decides for keys', async () => {
+        await request(running.url).get('/orders').set('X-API-Key', key.key).expect(200);
       });
 
       afterAll(() => proxy.restore());
@@ -187,6 +187,20 @@ function expectTemporarilyUnavailable(res: {
       const recovered = await until(() => withToken(running, live), 200, 10_000);
       expect(recovered.seen.at(-1)).toBe(200);
       expect([...noticed.seen, ...recovered.seen].filter((s) => s !== 200 && s !== 503)).toEqual([]);
+      await withToken(running, revoked).expect(401);
+    });
+
+    it('fails closed when the subscription goes silent without any socket event (half-open link), and recovers', async () => {
+      await withToken(running, live).expect(200);
+      proxy.blackhole();
+      // Pinged every second, silent after 3 s: the app notices within about 4 s.
+      const noticed = await until(() => withToken(running, live), 503, 8000);
+      expect(noticed.seen.at(-1)).toBe(503);
+      expect(noticed.seen.filter((s) => s !== 200 && s !== 503)).toEqual([]);
+      expectAuthUnavailable(await withToken(running, revoked));
+      await proxy.restore();
+      const recovered = await until(() => withToken(running, live), 200, 10_000);
+      expect(recovered.seen.at(-1)).toBe(200);
       await withToken(running, revoked).expect(401);
     });
 

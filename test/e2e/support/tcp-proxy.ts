@@ -8,6 +8,8 @@ export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private stalled = false;
+  private silent = false;
+  private readonly pairs = new Set<[Socket, Socket]>();
   port = 0;
 
   constructor(
@@ -17,8 +19,8 @@ export class TcpProxy {
 
   async start(port = 0): Promise<number> {
     this.server = createServer((client) => {
-      if (this.stalled) {
-        // Accept and say nothing: the database looks alive but never answers.
+      if (this.stalled || this.silent) {
+        // Accept and say nothing: the server looks alive but never answers.
         this.sockets.add(client);
         client.on('close', () => this.sockets.delete(client));
         client.on('error', () => client.destroy());
@@ -31,6 +33,9 @@ export class TcpProxy {
         socket.on('error', () => socket.destroy());
       }
       client.pipe(upstream).pipe(client);
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
+      client.on('close', () => this.pairs.delete(pair));
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -55,9 +60,25 @@ export class TcpProxy {
     this.sockets.clear();
   }
 
+  /**
+   * Keeps every connection open but stops carrying bytes either way: a half-open link (an idle connection
+   * dropped by a NAT or a load balancer) that no socket event reveals.
+   */
+  blackhole(): void {
+    this.silent = true;
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
   /** Listens again on the same port, forwarding traffic. */
   async restore(): Promise<void> {
     this.stalled = false;
+    this.silent = false;
+    this.pairs.clear();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
     if (!this.server) await this.start(this.port);

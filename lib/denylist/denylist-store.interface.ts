@@ -1,0 +1,18 @@
+/**
+ * Where revocations live until the tokens they concern would have expired anyway. Entries are ids:
+ * `token:<jti>` for one access token, `key:<keyId>` for every token minted from a key (and the key itself).
+ *
+ * `has` runs on every authenticated request, so a store answers it from memory and keeps that memory
+ * current by itself (the database store polls, the Redis store listens); when it cannot vouch that its
+ * answer is current it throws `AuthUnavailableError`, and the request fails closed with 503.
+ */
+export interface DenylistStore {
+  /** Loads existing entries and starts keeping them current. Called once at application start. */
+  start(): Promise<void>;
+  /** Stops timers and closes connections the store opened. */
+  stop(): Promise<void>;
+  /** Records an entry durably; resolves once every process sharing the store will see it. */
+  add(id: string, expiresAtMs: number): Promise<void>;
+  /** Whether `id` is denied at `now`; throws `AuthUnavailableError` when the answer may be stale. */
+  has(id: string, now: number): boolean;
+}
