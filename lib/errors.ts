@@ -26,7 +26,6 @@ export type OAuthErrorCode =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'invalid_target'
-  | 'unsupported_token_type'
   | 'temporarily_unavailable';
 
 /** The JSON body of every keybridge HTTP error. */
@@ -134,7 +133,9 @@ export type InvalidTokenReason =
   | 'expired'
   | 'not_yet_valid'
   | 'revoked'
-  | 'key_revoked';
+  | 'key_revoked'
+  | 'key_disabled'
+  | 'key_expired';
 
 const TOKEN_MESSAGES: Partial<Record<InvalidTokenReason, string>> = {
   api_key_as_bearer:

@@ -1,7 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ApiKeyModule, type ApiKeyModuleOptions, type SigningAlgorithm } from 'nestjs-keybridge';
+import {
+  ApiKeyModule,
+  type ApiKeyModuleOptions,
+  type SigningAlgorithm,
+  type SigningKeyOption,
+} from 'nestjs-keybridge';
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { databaseOptions } from './database.config.js';
 import { HealthController } from './health.controller.js';
@@ -26,6 +31,12 @@ export interface SampleAppConfig {
   keybridge?: ApiKeyModuleOptions;
 }
 
+/** `KEYBRIDGE_SIGNING_KEY` as the module's `signing` option: a private key, or for HS256 a secret. */
+function signingKeyOf(config: SampleAppConfig): SigningKeyOption {
+  const alg = config.signingAlgorithm ?? 'EdDSA';
+  return alg === 'HS256' ? { alg, secret: config.signingKey } : { alg, privateKey: config.signingKey };
+}
+
 @Module({})
 export class AppModule {
   static forRoot(config: SampleAppConfig): DynamicModule {
@@ -37,9 +48,7 @@ export class AppModule {
         ApiKeyModule.forRoot({
           pepper: config.pepper,
           issuer: config.issuer,
-          ...(config.signingKey
-            ? { signing: { alg: config.signingAlgorithm ?? 'EdDSA', privateKey: config.signingKey } }
-            : {}),
+          ...(config.signingKey ? { signing: signingKeyOf(config) } : {}),
           denylist: config.redisUrl ? { redis: config.redisUrl } : 'database',
           ...config.keybridge,
           globalGuard: true,

@@ -163,7 +163,9 @@ export class RequestAuthenticator {
       return undefined;
     }
     const apiKey = request.headers[this.options.headerKey];
-    if (apiKey !== undefined && apiKey !== '') throw new AmbiguousCredentialsError(this.options.header);
+    if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.trim() !== '')) {
+      throw new AmbiguousCredentialsError(this.options.header);
+    }
     const token = value.slice(6).trim();
     if (token === '') throw new InvalidTokenError('malformed', this.options.realm);
     return token;
@@ -193,46 +195,86 @@ export class RequestAuthenticator {
     return this.authorizeToken(verified, requirements, exchange);
   }
 
+  /**
+   * A verified token is only as good as the key it was minted from: the key must still be usable, and its
+   * origin restrictions, rate limit and quota apply to the token as to the key. The key comes from the same
+   * cache as on the API-key path (one read by id on a miss).
+   */
   private authorizeToken(
     token: VerifiedToken,
     requirements: RouteRequirements,
     exchange: GuardedExchange,
-  ): true {
-    if (requirements.scopes.length > 0 && !token.scopes.grantsAll(requirements.scopes)) {
-      const challenge = bearerChallenge(this.options.realm, 'insufficient_scope', {
-        scope: requirements.scopes.join(' '),
-      });
-      const refusal = new InsufficientScopeError(token.scopes.missing(requirements.scopes), {
-        'WWW-Authenticate': challenge,
-      });
-      throw this.reject(refusal, exchange, token.keyId);
+  ): true | Promise<true> {
+    let key: VerifiedKey | undefined | Promise<VerifiedKey | undefined>;
+    try {
+      key = this.keys.keyById(token.keyId);
+    } catch (error) {
+      throw this.reject(error, exchange, token.keyId);
     }
-    exchange.request.user = token.principal;
-    this.keys.recordUse(token.keyId);
-    return true;
+    if (key instanceof Promise) {
+      return key.then(
+        (result) => this.authorizeTokenOf(result, token, requirements, exchange),
+        (error: unknown) => Promise.reject(this.reject(error, exchange, token.keyId)),
+      );
+    }
+    return this.authorizeTokenOf(key, token, requirements, exchange);
+  }
+
+  private authorizeTokenOf(
+    key: VerifiedKey | undefined,
+    token: VerifiedToken,
+    requirements: RouteRequirements,
+    exchange: GuardedExchange,
+  ): true | Promise<true> {
+    try {
+      const refusal = key ? key.refusal(this.options.clock()) : 'revoked';
+      if (refusal) throw new InvalidTokenError(`key_${refusal}`, this.options.realm, token.keyId);
+      const result = this.authorize(key!, requirements, exchange, token);
+      if (result === true) return true;
+      return result.catch((error: unknown) => Promise.reject(this.reject(error, exchange, token.keyId)));
+    } catch (error) {
+      throw this.reject(error, exchange, token.keyId);
+    }
   }
 
   /**
-   * Applies origin restrictions, scopes, rate limit and quota to an authenticated key, then attaches the
-   * principal to the request. Returns a promise only when a limit has to be counted.
+   * Applies origin restrictions, scopes, rate limit and quota to an authenticated key — with the scopes of
+   * `token` when the caller presented one minted from it — then attaches the principal to the request.
+   * Returns a promise only when a limit has to be counted.
    */
   authorize(
     key: VerifiedKey,
     requirements: RouteRequirements,
     exchange: GuardedExchange,
+    token?: VerifiedToken,
   ): true | Promise<true> {
     const { request, response } = exchange;
     if (key.ipAllowList || key.referrers) this.limits.checkOrigin(key, request, this.clientIp(request));
-    if (requirements.scopes.length > 0 && !key.scopes.grantsAll(requirements.scopes)) {
-      throw new InsufficientScopeError(key.scopes.missing(requirements.scopes));
+    const scopes = token ? token.scopes : key.scopes;
+    if (requirements.scopes.length > 0 && !scopes.grantsAll(requirements.scopes)) {
+      throw this.insufficientScope(scopes.missing(requirements.scopes), requirements, token !== undefined);
     }
+    const principal = token ? token.principal : key.principal;
     if (key.rateLimit || key.hasQuota || this.options.rateLimit) {
       return this.limits.consume(key).then((headers) => {
         if (headers) setResponseHeaders(response, headers);
-        return this.accept(key, request);
+        return this.accept(key, principal, request);
       });
     }
-    return this.accept(key, request);
+    return this.accept(key, principal, request);
+  }
+
+  /** 403; for a token with the RFC 6750 challenge naming the scopes the route needs. */
+  private insufficientScope(
+    missing: readonly string[],
+    requirements: RouteRequirements,
+    bearer: boolean,
+  ): InsufficientScopeError {
+    if (!bearer) return new InsufficientScopeError(missing);
+    const challenge = bearerChallenge(this.options.realm, 'insufficient_scope', {
+      scope: requirements.scopes.join(' '),
+    });
+    return new InsufficientScopeError(missing, { 'WWW-Authenticate': challenge });
   }
 
   /**
@@ -252,8 +294,8 @@ export class RequestAuthenticator {
     return clientAddress(request, this.options.trustedProxies);
   }
 
-  private accept(key: VerifiedKey, request: AuthenticatedRequest): true {
-    request.user = key.principal;
+  private accept(key: VerifiedKey, principal: Principal, request: AuthenticatedRequest): true {
+    request.user = principal;
     this.keys.recordUse(key.id);
     return true;
   }

@@ -19,6 +19,7 @@ export type KeybridgeEvent =
         | 'forbidden_ip'
         | 'forbidden_referrer'
         | 'ambiguous_credentials'
+        | 'client_id_mismatch'
         | `token_${InvalidTokenReason}`;
       keyId?: string;
       at: Date;
@@ -35,8 +36,7 @@ export type KeybridgeEvent =
       grant: 'client_credentials' | 'token_exchange';
       at: Date;
     } & EventClient)
-  | ({ type: 'token.revoked'; keyId: string; tokenId: string; at: Date } & EventClient)
-  | ({ type: 'token.refused'; reason: string; keyId?: string; at: Date } & EventClient);
+  | ({ type: 'token.revoked'; keyId: string; tokenId: string; at: Date } & EventClient);
 
 export type KeybridgeEventType = KeybridgeEvent['type'];
 

@@ -63,6 +63,11 @@ export function inspectKey(
 }
 
 /** The non-secret display form of a key: its prefix and last four characters. */
+/** Whether a value starts like an API key of either environment (shape unchecked): never echo it. */
+export function looksLikeApiKey(value: string, prefixes: KeyPrefixes): boolean {
+  return value.startsWith(prefixes.live) || value.startsWith(prefixes.test);
+}
+
 export function keyHint(key: string, prefix: string): string {
   return `${prefix}…${key.slice(-4)}`;
 }

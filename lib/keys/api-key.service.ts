@@ -1,5 +1,11 @@
 import { hash } from 'node:crypto';
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import type { QueryDeepPartialEntity, Repository } from 'typeorm';
 import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
@@ -36,11 +42,15 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
   /** Hashes of well-formed keys the store does not hold, so a flood of them costs one query each per TTL. */
   private readonly unknown: TtlCache<true> | undefined;
   private readonly loading = new Map<string, Promise<VerifiedKey | undefined>>();
+  /** The same verified keys by id, for the per-key checks of bearer tokens minted from them. */
+  private readonly byId: TtlCache<VerifiedKey> | undefined;
+  private readonly loadingById = new Map<string, Promise<VerifiedKey | undefined>>();
   /** Bumped by every change to a key; a store read that straddles a change does not fill the cache. */
   private generation = 0;
   private readonly usage: UsageRecorder;
   private readonly lookup: KeyHashLookup;
   private readonly events: KeybridgeEventEmitter;
+  private readonly logger = new Logger('Keybridge');
 
   constructor(
     @Inject(API_KEY_REPOSITORY) private readonly repository: Repository<ApiKeyEntity>,
@@ -51,6 +61,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     if (options.cache) {
       this.verified = new TtlCache(options.cache.max, options.cache.ttlMs, options.clock);
       this.unknown = new TtlCache(options.cache.max, options.cache.ttlMs, options.clock);
+      this.byId = new TtlCache(options.cache.max, options.cache.ttlMs, options.clock);
     }
     this.usage = new UsageRecorder(repository, options.usageFlushMs);
     this.lookup = new KeyHashLookup(repository);
@@ -179,12 +190,18 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       record.revokedReason = revokedReason;
       record.updatedAt = record.revokedAt;
       const revokedAt = record.revokedAt;
-      // The denylist first: if the key's own update then fails, its tokens are already dead and a retry completes it.
-      await this.denylist.revokeKey(id);
       await this.store(() =>
         this.repository.update({ id }, { revokedAt, revokedReason, updatedAt: revokedAt }),
       );
+      this.forget(id);
       this.events.emit({ type: 'key.revoked', keyId: id, reason: revokedReason, at: record.revokedAt });
+      // The key table is the authority: every process refuses the key and its tokens within the cache `ttl`.
+      // The denylist entry only makes other processes do so sooner, so its failure does not undo the revocation.
+      await this.denylist.revokeKey(id).catch((error: unknown) => {
+        this.logger.warn(
+          `Key ${id} is revoked, but the denylist could not be told (${(error as Error)?.message}): other instances refuse it within the cache ttl instead.`,
+        );
+      });
     }
     this.forget(id);
     return this.toView(record, now);
@@ -232,6 +249,21 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     return this.load(key, cacheKey);
   }
 
+  /**
+   * The stored key with this id, whatever its state (the caller applies `refusal()`), or `undefined` when no
+   * key has it. From the cache when the key was seen within the cache `ttl`, else one read by primary key.
+   */
+  keyById(id: string): VerifiedKey | undefined | Promise<VerifiedKey | undefined> {
+    const cached = this.byId?.get(id);
+    if (cached) return cached;
+    let pending = this.loadingById.get(id);
+    if (!pending) {
+      pending = this.readById(id).finally(() => this.loadingById.delete(id));
+      this.loadingById.set(id, pending);
+    }
+    return pending;
+  }
+
   /** Counts one use of a key; written to the store in the next batch. */
   recordUse(keyId: string): void {
     this.usage.record(keyId, this.options.clock());
@@ -265,7 +297,19 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       return undefined;
     }
     const verified = new VerifiedKey(record);
-    if (current) this.verified?.set(cacheKey, verified);
+    if (current) {
+      this.verified?.set(cacheKey, verified);
+      this.byId?.set(verified.id, verified);
+    }
+    return verified;
+  }
+
+  private async readById(id: string): Promise<VerifiedKey | undefined> {
+    const generation = this.generation;
+    const record = await this.store(() => this.repository.findOneBy({ id }));
+    if (!record) return undefined;
+    const verified = new VerifiedKey(record);
+    if (generation === this.generation) this.byId?.set(id, verified);
     return verified;
   }
 
@@ -285,6 +329,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
   private forget(keyId: string): void {
     this.generation++;
     this.verified?.deleteWhere((entry) => entry.id === keyId);
+    this.byId?.delete(keyId);
   }
 
   private async find(id: string): Promise<ApiKeyEntity> {

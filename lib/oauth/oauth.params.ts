@@ -58,7 +58,7 @@ export class OAuthParams {
   }
 }
 
-/** A parameter name as it may be quoted in an error: printable and short. */
+/** A parameter name as it may be quoted in an error: a plain OAuth-style name, else not quoted at all (it could be a key). */
 function safeName(name: string): string {
-  return name.replace(/[^\x20-\x7e]/g, '?').slice(0, 40);
+  return /^[A-Za-z_]{1,40}$/.test(name) ? name : '(a parameter)';
 }

@@ -16,10 +16,12 @@ import {
 } from '../errors.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
+import { looksLikeApiKey } from '../keys/api-key.format.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import type { IncomingRequestLike } from '../limits/client-address.util.js';
 import { KeyLimitsService } from '../limits/key-limits.service.js';
 import { KeyRateLimiter } from '../limits/key-rate.limiter.js';
+import { TokenDenylist } from '../denylist/token.denylist.js';
 import { AccessTokenService } from '../tokens/access-token.service.js';
 import { basicChallenge, presentedClient, type PresentedClient } from './client-authentication.js';
 import { OAuthParams } from './oauth.params.js';
@@ -31,6 +33,15 @@ export const API_KEY_TOKEN_TYPE = 'urn:nestjs-keybridge:token-type:api-key';
 export const ACCESS_TOKEN_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 /** The scope a client needs to call the introspection endpoint. */
 export const INTROSPECTION_SCOPE = 'tokens:introspect';
+
+/** Parameters refused in the URL of the OAuth endpoints: they carry secrets. */
+const CREDENTIAL_PARAMETERS = new Set([
+  'client_secret',
+  'subject_token',
+  'actor_token',
+  'token',
+  'access_token',
+]);
 
 /** An OAuth request as the endpoints see it. */
 export interface OAuthRequest extends IncomingRequestLike {
@@ -53,16 +64,19 @@ export interface OAuthResponse {
 export class OAuthService {
   private readonly logger = new Logger('Keybridge');
   private readonly events: KeybridgeEventEmitter;
-  private readonly mintLimiter = new KeyRateLimiter();
+  private readonly tokenLimiter = new KeyRateLimiter();
+  private readonly queryKeyParameters: ReadonlySet<string>;
 
   constructor(
     private readonly keys: ApiKeyService,
     private readonly tokens: AccessTokenService,
     private readonly limits: KeyLimitsService,
     private readonly authenticator: RequestAuthenticator,
+    private readonly denylist: TokenDenylist,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {
     this.events = new KeybridgeEventEmitter(options.onEvent);
+    this.queryKeyParameters = new Set(options.queryKeyParameters.map((name) => name.toLowerCase()));
   }
 
   /** `POST /oauth/token`. */
@@ -82,10 +96,9 @@ export class OAuthService {
   /** `POST /oauth/revoke`: an access token (its client must authenticate) or an API key (it proves itself). */
   revoke(request: OAuthRequest): Promise<OAuthResponse> {
     return this.answer(request, async (params, ip) => {
-      await this.limit('address', ip ?? 'unknown', this.options.tokens.perAddressLimit);
       const token = params.require('token');
       const presented = this.presented(request, params);
-      if (this.looksLikeApiKey(token)) {
+      if (looksLikeApiKey(token, this.options.prefixes)) {
         const client = presented ? await this.authenticateClient(presented, request, ip) : undefined;
         const key = await this.keyIfValid(token);
         if (key && (!client || client.id === key.id))
@@ -116,7 +129,6 @@ export class OAuthService {
   /** `POST /oauth/introspect`, for clients holding `tokens:introspect`. */
   introspect(request: OAuthRequest): Promise<OAuthResponse> {
     return this.answer(request, async (params, ip) => {
-      await this.limit('address', ip ?? 'unknown', this.options.tokens.perAddressLimit);
       const client = await this.authenticateClient(
         this.requireClient(this.presented(request, params)),
         request,
@@ -130,7 +142,9 @@ export class OAuthService {
         );
       }
       const token = params.require('token');
-      const verified = this.looksLikeApiKey(token) ? undefined : await this.tokens.inspect(token);
+      const verified = looksLikeApiKey(token, this.options.prefixes)
+        ? undefined
+        : await this.tokens.inspect(token);
       if (!verified) return ok({ active: false });
       return ok({ active: true, token_type: 'Bearer', ...verified.claims });
     });
@@ -159,6 +173,7 @@ export class OAuthService {
     if (type !== API_KEY_TOKEN_TYPE) {
       throw new OAuthError('invalid_request', `subject_token_type must be ${API_KEY_TOKEN_TYPE}.`);
     }
+    const claimedId = params.get('client_id');
     if (params.get('actor_token') !== undefined) {
       throw new OAuthError('invalid_request', 'Delegation (actor_token) is not supported.');
     }
@@ -168,16 +183,17 @@ export class OAuthService {
     }
     const presented = this.presented(request, params);
     const client = presented ? await this.authenticateClient(presented, request, ip) : undefined;
+    // RFC 8693 §2.2.2: an invalid or unacceptable subject_token is `invalid_request`.
     let key: VerifiedKey;
     try {
       key = await this.keys.authenticate(subjectToken);
     } catch (error) {
       if (!(error instanceof InvalidApiKeyError)) throw error;
       this.noteFailure(error, ip);
-      throw new OAuthError('invalid_grant', 'The subject_token is not a valid API key.');
+      throw new OAuthError('invalid_request', 'The subject_token is not a valid API key.');
     }
-    if (client && client.id !== key.id) {
-      throw new OAuthError('invalid_grant', 'The subject_token belongs to another client.');
+    if ((client && client.id !== key.id) || (!client && claimedId !== undefined && claimedId !== key.id)) {
+      throw new OAuthError('invalid_request', 'The subject_token belongs to another client.');
     }
     if (!client) await this.admitKey(key, request, ip);
     return this.issue(key, params, ip, 'token_exchange');
@@ -193,6 +209,12 @@ export class OAuthService {
     const scopes = this.requestedScopes(key, params.get('scope'));
     const audience = this.requestedAudience(params);
     await this.limit('key', key.id, this.options.tokens.perKeyLimit);
+    // No token while the denylist cannot vouch for the key: a revocation made elsewhere may be unseen.
+    if (this.denylist.isKeyRevoked(key.id, this.options.clock(), true)) {
+      throw new OAuthError('invalid_client', 'Client authentication failed.', HttpStatus.UNAUTHORIZED, {
+        'WWW-Authenticate': basicChallenge(this.options.realm),
+      });
+    }
     const minted = await this.tokens.mint(key, scopes, audience);
     this.keys.recordUse(key.id);
     this.events.emit({
@@ -224,7 +246,9 @@ export class OAuthService {
       throw new OAuthError('invalid_scope', 'The scope parameter is not a list of valid scopes.');
     const refused = requested.filter((s) => !key.scopes.grants(s));
     if (refused.length > 0) {
-      throw new OAuthError('invalid_scope', `The key does not hold these scopes: ${refused.join(' ')}.`);
+      // A key pasted into `scope` is well-formed as a scope: it is never quoted back.
+      const named = refused.map((s) => (looksLikeApiKey(s, this.options.prefixes) ? '[redacted]' : s));
+      throw new OAuthError('invalid_scope', `The key does not hold these scopes: ${named.join(' ')}.`);
     }
     return requested;
   }
@@ -280,7 +304,7 @@ export class OAuthService {
     if (client.clientId !== undefined && client.clientId !== key.id) {
       this.events.emit({
         type: 'auth.failed',
-        reason: 'unknown',
+        reason: 'client_id_mismatch',
         keyId: key.id,
         ip,
         at: new Date(this.options.clock()),
@@ -324,7 +348,7 @@ export class OAuthService {
   /** Token minting limits, per client address and per key. */
   private async limit(kind: 'address' | 'key', id: string, limit: ResolvedLimit | undefined): Promise<void> {
     if (!limit) return;
-    const decision = await this.mintLimiter.consume(`${kind}:${id}`, limit.limit, limit.windowSeconds);
+    const decision = await this.tokenLimiter.consume(`${kind}:${id}`, limit.limit, limit.windowSeconds);
     if (decision.allowed) return;
     const retryAfter = Math.max(1, Math.ceil(decision.resetSeconds));
     throw new OAuthError(
@@ -346,11 +370,6 @@ export class OAuthService {
     }
   }
 
-  private looksLikeApiKey(token: string): boolean {
-    const { prefixes } = this.options;
-    return token.startsWith(prefixes.live) || token.startsWith(prefixes.test);
-  }
-
   private noteFailure(error: InvalidApiKeyError, ip: string | undefined): void {
     this.events.emit({
       type: 'auth.failed',
@@ -370,6 +389,7 @@ export class OAuthService {
     handle: (params: OAuthParams, ip: string | undefined) => Promise<OAuthResponse>,
   ): Promise<OAuthResponse> {
     try {
+      this.refuseCredentialsInQuery(request);
       return await handle(OAuthParams.of(request.body), this.authenticator.clientIp(request));
     } catch (error) {
       const refusal = error instanceof OAuthError ? error : this.translate(error);
@@ -378,6 +398,21 @@ export class OAuthService {
         body: refusal.getResponse() as object,
         headers: { ...refusal.headers },
       };
+    }
+  }
+
+  /** RFC 6749 §2.3.1: credentials never travel in the URL, which ends up in logs. */
+  private refuseCredentialsInQuery(request: OAuthRequest): void {
+    const url = request.originalUrl ?? request.url ?? '';
+    const start = url.indexOf('?');
+    if (start === -1) return;
+    for (const name of new URLSearchParams(url.slice(start + 1)).keys()) {
+      if (CREDENTIAL_PARAMETERS.has(name.toLowerCase()) || this.queryKeyParameters.has(name.toLowerCase())) {
+        throw new OAuthError(
+          'invalid_request',
+          'Credentials and tokens are not accepted in the URL, which ends up in logs: send them in the request body or the Authorization header.',
+        );
+      }
     }
   }
 

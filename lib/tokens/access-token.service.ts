@@ -6,6 +6,7 @@ import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { isValidScope } from '../auth/scope.matcher.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import { InvalidTokenError, type InvalidTokenReason } from '../errors.js';
+import { looksLikeApiKey } from '../keys/api-key.format.js';
 import { randomBase62 } from '../keys/base62.util.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import { TtlCache } from '../keys/ttl.cache.js';
@@ -160,8 +161,7 @@ export class AccessTokenService implements OnModuleInit {
   private keyFor(token: string): SigningKey {
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw this.refuse('malformed');
     const { prefixes } = this.options;
-    if (token.startsWith(prefixes.live) || token.startsWith(prefixes.test))
-      throw this.refuse('api_key_as_bearer');
+    if (looksLikeApiKey(token, prefixes)) throw this.refuse('api_key_as_bearer');
     const parts = token.split('.');
     if (
       parts.length !== 3 ||

@@ -224,7 +224,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
       );
     });
 
-    it('answers invalid_grant for a subject_token that is not a valid key', async () => {
+    it('answers invalid_request (RFC 8693 §2.2.2) for a subject_token that is not a valid key', async () => {
       const res = await http()
         .post(TOKEN_PATH)
         .type('form')
@@ -235,10 +235,25 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
             subject_token_type: API_KEY_TOKEN_TYPE,
           }),
         );
-      expectOAuthError(res, 400, 'invalid_grant', [...secrets(), mistyped(client.key)]);
+      expectOAuthError(res, 400, 'invalid_request', [...secrets(), mistyped(client.key)]);
     });
 
-    it('answers invalid_grant for a subject_token of another client than the one authenticated', async () => {
+    it('answers invalid_request when client_id names another client than the subject_token', async () => {
+      const res = await http()
+        .post(TOKEN_PATH)
+        .type('form')
+        .send(
+          form({
+            grant_type: TOKEN_EXCHANGE,
+            client_id: reader.id,
+            subject_token: client.key,
+            subject_token_type: API_KEY_TOKEN_TYPE,
+          }),
+        );
+      expectOAuthError(res, 400, 'invalid_request', secrets());
+    });
+
+    it('answers invalid_request for a subject_token of another client than the one authenticated', async () => {
       const res = await http()
         .post(TOKEN_PATH)
         .set('Authorization', basic(reader.id, reader.key))
@@ -250,7 +265,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
             subject_token_type: API_KEY_TOKEN_TYPE,
           }),
         );
-      expectOAuthError(res, 400, 'invalid_grant', secrets());
+      expectOAuthError(res, 400, 'invalid_request', secrets());
     });
 
     it('answers invalid_request for another subject_token_type', async () => {
