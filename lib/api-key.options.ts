@@ -15,7 +15,7 @@ import {
   readSigningKeys,
   type SigningKeyOption,
   type SigningKeyRing,
-} from './tokens/signing-key.js';
+} from './tokens/signing-key.ring.js';
 
 /** What `ApiKeyModule.forRoot()` / `forRootAsync()` accept. Every field is optional. */
 export interface ApiKeyModuleOptions {

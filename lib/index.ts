@@ -62,8 +62,8 @@ export { AccessTokenService, ACCESS_TOKEN_TYPE } from './tokens/access-token.ser
 export type { MintedToken } from './tokens/access-token.service.js';
 export { VerifiedToken } from './tokens/verified-token.js';
 export type { AccessTokenClaims } from './tokens/verified-token.js';
-export { SIGNING_ALGORITHMS } from './tokens/signing-key.js';
-export type { PublicJwk, SigningAlgorithm, SigningKeyOption } from './tokens/signing-key.js';
+export { SIGNING_ALGORITHMS } from './tokens/signing-key.ring.js';
+export type { PublicJwk, SigningAlgorithm, SigningKeyOption } from './tokens/signing-key.ring.js';
 
 export { TokenDenylist } from './denylist/token.denylist.js';
 export type { DenylistStore } from './denylist/denylist-store.interface.js';

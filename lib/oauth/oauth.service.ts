@@ -23,7 +23,7 @@ import { KeyLimitsService } from '../limits/key-limits.service.js';
 import { KeyRateLimiter } from '../limits/key-rate.limiter.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import { AccessTokenService } from '../tokens/access-token.service.js';
-import { basicChallenge, presentedClient, type PresentedClient } from './client-authentication.js';
+import { basicChallenge, presentedClient, type PresentedClient } from './client-credentials.util.js';
 import { OAuthParams } from './oauth.params.js';
 
 export const GRANT_CLIENT_CREDENTIALS = 'client_credentials';

@@ -10,7 +10,7 @@ import { looksLikeApiKey } from '../keys/api-key.format.js';
 import { randomBase62 } from '../keys/base62.util.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import { TtlCache } from '../keys/ttl.cache.js';
-import { KID_PATTERN, type SigningKey } from './signing-key.js';
+import { KID_PATTERN, type SigningKey } from './signing-key.ring.js';
 import { VerifiedToken, type AccessTokenClaims } from './verified-token.js';
 
 /** RFC 9068 §2.1: the media type of an access token, in the `typ` header. */

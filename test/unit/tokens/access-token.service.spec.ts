@@ -9,7 +9,7 @@ import { InvalidTokenError, type InvalidTokenReason } from '../../../lib/errors.
 import { ApiKeyEntity } from '../../../lib/keys/api-key.entity.js';
 import { VerifiedKey } from '../../../lib/keys/verified-key.js';
 import { AccessTokenService } from '../../../lib/tokens/access-token.service.js';
-import type { SigningKeyOption } from '../../../lib/tokens/signing-key.js';
+import type { SigningKeyOption } from '../../../lib/tokens/signing-key.ring.js';
 import { VerifiedToken } from '../../../lib/tokens/verified-token.js';
 
 const ISSUER = 'https://api.example.com';

@@ -11,7 +11,7 @@ import {
   readSigningKeys,
   type SigningKeyOption,
   type SigningKeyRing,
-} from '../../../lib/tokens/signing-key.js';
+} from '../../../lib/tokens/signing-key.ring.js';
 
 const ed25519 = generateKeyPairSync('ed25519');
 const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
