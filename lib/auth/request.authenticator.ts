@@ -18,6 +18,7 @@ import {
   RateLimitedError,
 } from '../errors.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
+import { ThrottledLogger } from '../logging/throttled.logger.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import { clientAddress, type IncomingRequestLike } from '../limits/client-address.util.js';
@@ -26,8 +27,6 @@ import { AccessTokenService } from '../tokens/access-token.service.js';
 import type { VerifiedToken } from '../tokens/verified-token.js';
 import { setResponseHeaders } from './http-response.util.js';
 import type { Principal } from './principal.interface.js';
-
-const UNAVAILABLE_LOG_INTERVAL_MS = 10_000;
 
 /** What a route asks of its caller, read once per handler from `@Public()` and `@Scopes()`. */
 export interface RouteRequirements {
@@ -54,7 +53,7 @@ export class RequestAuthenticator {
   /** Per controller class, then per handler: an inherited handler is one function shared by several classes. */
   private readonly requirementsByRoute = new WeakMap<object, WeakMap<object, RouteRequirements>>();
   private readonly events: KeybridgeEventEmitter;
-  private lastUnavailableLog = 0;
+  private readonly unavailableLog = new ThrottledLogger('Keybridge');
   private readonly queryKeyParameters: ReadonlySet<string>;
 
   constructor(
@@ -302,11 +301,8 @@ export class RequestAuthenticator {
 
   /** Logs why authentication is unavailable, at most once every few seconds during an outage. */
   private noteUnavailable(refusal: AuthUnavailableError): void {
-    const now = Date.now();
-    if (now - this.lastUnavailableLog < UNAVAILABLE_LOG_INTERVAL_MS) return;
-    this.lastUnavailableLog = now;
     const cause = refusal.cause as Error | undefined;
-    this.logger.warn(
+    this.unavailableLog.warn(
       `Key store or denylist unreachable, failing closed with 503: ${cause?.message ?? 'unknown cause'}`,
     );
   }

@@ -1,8 +1,8 @@
-import { Logger } from '@nestjs/common';
 import type { Repository } from 'typeorm';
 import { AuthUnavailableError } from '../errors.js';
 import { dialectOfType, type SqlDialect } from '../migrations/migration.dialect.js';
 import { storeCall } from '../keys/store-call.util.js';
+import { ThrottledLogger } from '../logging/throttled.logger.js';
 import { DENYLIST_TABLE, type DenylistEntryEntity } from './denylist-entry.entity.js';
 import { DenylistMirror } from './denylist.mirror.js';
 import type { DenylistStore } from './denylist-store.interface.js';
@@ -12,7 +12,6 @@ const OVERLAP_MS = 60_000;
 /** Every this many polls the whole table is read, whatever the stamps say. */
 const FULL_READ_EVERY = 30;
 const PURGE_INTERVAL_MS = 60_000;
-const LOG_INTERVAL_MS = 10_000;
 
 /** The database's own clock in epoch milliseconds: rows are stamped by one clock, whichever process writes. */
 const DATABASE_NOW_MS: Record<SqlDialect, string> = {
@@ -39,7 +38,7 @@ export interface DatabaseDenylistOptions {
  * `2 × pollMs + timeoutMs`, checks fail closed until it can.
  */
 export class DatabaseDenylistStore implements DenylistStore {
-  private readonly logger = new Logger('Keybridge');
+  private readonly logger = new ThrottledLogger('Keybridge');
   private readonly mirror = new DenylistMirror();
   /** `createdAt` of the newest row read; the next read starts `OVERLAP_MS` before it. */
   private newestSeen = 0;
@@ -49,7 +48,6 @@ export class DatabaseDenylistStore implements DenylistStore {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private lastPurge = 0;
-  private lastLog = -Infinity;
   private polls = 0;
   private readonly stampSql: string;
 
@@ -142,12 +140,9 @@ export class DatabaseDenylistStore implements DenylistStore {
     } catch (error) {
       const cause =
         error instanceof AuthUnavailableError ? (error.cause as Error | undefined) : (error as Error);
-      if (started - this.lastLog >= LOG_INTERVAL_MS) {
-        this.lastLog = started;
-        this.logger.warn(
-          `Token denylist not readable (${cause?.message ?? 'unknown cause'}); bearer tokens fail closed with 503 until it is.`,
-        );
-      }
+      this.logger.warn(
+        `Token denylist not readable (${cause?.message ?? 'unknown cause'}); bearer tokens fail closed with 503 until it is.`,
+      );
     }
   }
 

@@ -1,11 +1,10 @@
-import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { AuthUnavailableError } from '../errors.js';
 import { storeCall } from '../keys/store-call.util.js';
+import { ThrottledLogger } from '../logging/throttled.logger.js';
 import { DenylistMirror } from './denylist.mirror.js';
 import type { DenylistStore } from './denylist-store.interface.js';
 
-const LOG_INTERVAL_MS = 10_000;
 const RELOAD_RETRY_MS = 500;
 /** The subscription is pinged this often… */
 const HEARTBEAT_MS = 1000;
@@ -27,7 +26,7 @@ export interface RedisDenylistOptions {
  * revocation could be missed — and a silent connection is dropped and made again.
  */
 export class RedisDenylistStore implements DenylistStore {
-  private readonly logger = new Logger('Keybridge');
+  private readonly logger = new ThrottledLogger('Keybridge');
   private readonly mirror = new DenylistMirror();
   private readonly client: Redis;
   private readonly subscriber: Redis;
@@ -43,7 +42,6 @@ export class RedisDenylistStore implements DenylistStore {
   private heartbeat: NodeJS.Timeout | undefined;
   private beating = false;
   private stopped = false;
-  private lastLog = -Infinity;
   private reloadTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -198,9 +196,6 @@ export class RedisDenylistStore implements DenylistStore {
   }
 
   private note(message: string): void {
-    const now = performance.now();
-    if (now - this.lastLog < LOG_INTERVAL_MS) return;
-    this.lastLog = now;
     this.logger.warn(message);
   }
 }

@@ -1,15 +1,16 @@
-import { hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { jwtVerify, SignJWT } from 'jose';
+import { jwtVerify } from 'jose';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { isValidScope } from '../auth/scope.matcher.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import { InvalidTokenError, type InvalidTokenReason } from '../errors.js';
 import { looksLikeApiKey } from '../keys/api-key.format.js';
-import { randomBase62 } from '../keys/base62.util.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import { TtlCache } from '../keys/ttl.cache.js';
+import { signCompactJws } from './jws.signer.js';
 import { KID_PATTERN, type SigningKey } from './signing-key.ring.js';
 import { VerifiedToken, type AccessTokenClaims } from './verified-token.js';
 
@@ -22,6 +23,8 @@ const REFUSED_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256', 'crit'];
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const JTI_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const CLIENT_ID_PATTERN = /^key_[0-9A-Za-z]{1,36}$/;
+/** The shortest signature segment of the supported algorithms (HS256: 43 base64url characters). */
+const MIN_SIGNATURE_LENGTH = 43;
 
 /** What the token endpoint hands back. */
 export interface MintedToken {
@@ -75,14 +78,18 @@ export class AccessTokenService implements OnModuleInit {
       aud: audience.length === 1 ? audience[0] : [...audience],
       exp,
       iat,
-      jti: randomBase62(22),
+      // 122 random bits from Node's pooled generator.
+      jti: randomUUID(),
       client_id: key.id,
       scope: scopes.join(' '),
     };
     const signer = tokens.keys.active;
-    const accessToken = await new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYPE })
-      .sign(signer.signingKey!);
+    const accessToken = await signCompactJws(
+      { alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYPE },
+      claims as unknown as Record<string, unknown>,
+      signer.alg,
+      signer.signingKey!,
+    );
     return { accessToken, expiresIn: exp - iat, scopes, claims };
   }
 
@@ -92,11 +99,17 @@ export class AccessTokenService implements OnModuleInit {
    */
   authenticate(token: string): VerifiedToken | Promise<VerifiedToken> {
     const now = this.options.clock();
-    const cacheKey = this.cache ? hash('sha256', token, 'base64') : '';
-    const cached = this.cache?.get(cacheKey, now);
-    if (cached) return this.admit(cached, now);
+    // The cache is keyed by the signature segment: unique per token, and useless without the rest, so no
+    // usable token sits in memory. A CRC of the whole token tells a token apart from one with the same
+    // signature and another header or payload, which then goes through full verification (and fails).
+    const cacheKey = this.cache ? token.slice(token.lastIndexOf('.') + 1) : '';
+    const cached = cacheKey.length >= MIN_SIGNATURE_LENGTH ? this.cache?.get(cacheKey, now) : undefined;
+    if (cached && cached.checksum === crc32(token)) return this.admit(cached, now);
     return this.verify(token, now).then((verified) => {
-      this.cache?.set(cacheKey, verified, verified.expiresAtMs + this.options.tokens.clockToleranceMs);
+      if (cacheKey.length >= MIN_SIGNATURE_LENGTH) {
+        verified.checksum = crc32(token);
+        this.cache?.set(cacheKey, verified, verified.expiresAtMs + this.options.tokens.clockToleranceMs);
+      }
       return this.admit(verified, this.options.clock());
     });
   }

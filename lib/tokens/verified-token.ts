@@ -21,6 +21,8 @@ export class VerifiedToken {
   readonly keyId: string;
   /** `exp` in milliseconds. */
   readonly expiresAtMs: number;
+  /** CRC-32 of the token it was verified from, set when it is cached. */
+  checksum = 0;
 
   constructor(readonly claims: Readonly<AccessTokenClaims>) {
     const scopes = claims.scope === '' ? [] : claims.scope.split(' ');

@@ -101,7 +101,7 @@ describe('AccessTokenService', () => {
         aud: ISSUER,
         exp: iat + 900,
         iat,
-        jti: expect.stringMatching(/^[A-Za-z0-9]{22}$/),
+        jti: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
         client_id: KEY_ID,
         scope: 'orders:read',
       });
@@ -207,6 +207,26 @@ describe('AccessTokenService', () => {
       const second = service.authenticate(accessToken);
       expect(second).not.toBeInstanceOf(Promise);
       expect(second).toBe(verified);
+    });
+
+    it('does not answer a token with the cached signature but another payload from the cache', async () => {
+      const { service } = setup();
+      const { accessToken } = await service.mint(verifiedKey(), ['orders:read'], [ISSUER]);
+      await service.authenticate(accessToken);
+      const [header, payload, signature] = accessToken.split('.');
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<
+        string,
+        unknown
+      >;
+      const widened = Buffer.from(JSON.stringify({ ...claims, scope: 'orders:read orders:write' })).toString(
+        'base64url',
+      );
+      const forged = `${header}.${widened}.${signature}`;
+      const result = service.authenticate(forged);
+      expect(result).toBeInstanceOf(Promise);
+      await expect(result).rejects.toMatchObject({ reason: 'signature' });
+      // The genuine token is still answered from the cache.
+      expect(service.authenticate(accessToken)).not.toBeInstanceOf(Promise);
     });
 
     it('verifies every time with tokenCache: false', async () => {
