@@ -6,7 +6,11 @@ declare module 'autocannon' {
     /** Seconds. */
     duration?: number;
     maxOverallRequests?: number;
+    /** Default `GET`. */
+    method?: string;
     headers?: Record<string, string>;
+    /** Sent with every request; autocannon sets `Content-Length`. */
+    body?: string;
     /** Seconds to wait for one response. */
     timeout?: number;
     /** Called once per connection (without workers), to give each its own headers. */

@@ -1,12 +1,13 @@
 /**
  * The child process of the benchmark. `BENCH_TASK` (JSON) says what to do:
- * - `seed`: reset the database, start the app context (the shipped migrations create the table), store the
- *   keys, report the load key over IPC and exit;
+ * - `seed`: reset the database, start the app context (the shipped migrations create the tables), store the
+ *   keys, report the load keys and their ids over IPC and exit;
  * - `serve`: start the fixture app on 127.0.0.1 (a free port), report the port, and serve until the parent
  *   sends `stop` or goes away.
  * Running the server apart from the load generator lets each use its own core.
  */
 import 'reflect-metadata';
+import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -18,6 +19,11 @@ import type { BenchTask, ChildMessage, ServerConfig } from './bench.config.js';
 import { resetDatabase, seedKeys } from './seed.js';
 
 const LOGGER = ['error', 'warn'] as const;
+
+/** A fresh Ed25519 private key per process: tokens only need to verify in the server that signed them. */
+function signingKey() {
+  return generateKeyPairSync('ed25519').privateKey;
+}
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -32,7 +38,7 @@ async function seed(task: Extract<BenchTask, { mode: 'seed' }>): Promise<void> {
   const started = performance.now();
   await resetDatabase(task);
   const context: INestApplicationContext = await NestFactory.createApplicationContext(
-    BenchAppModule.forRoot(task, 'off'),
+    BenchAppModule.forRoot(task, 'off', signingKey()),
     { logger: [...LOGGER], abortOnError: false },
   );
   try {
@@ -44,7 +50,7 @@ async function seed(task: Extract<BenchTask, { mode: 'seed' }>): Promise<void> {
 }
 
 async function serve(task: ServerConfig): Promise<void> {
-  const module = BenchAppModule.forRoot(task, task.cache);
+  const module = BenchAppModule.forRoot(task, task.cache, signingKey());
   const options = { logger: [...LOGGER], abortOnError: false };
   const app: INestApplication =
     task.adapter === 'fastify'

@@ -4,6 +4,27 @@ import { KEYBRIDGE_MIGRATIONS } from 'nestjs-keybridge';
 export type AdapterName = 'express' | 'fastify';
 export type DatabaseName = 'sqlite' | 'postgres';
 export type CacheMode = 'warm' | 'off';
+/**
+ * What a configuration loads beside the unguarded baseline: `apikey` = `GET /guarded` with `X-API-Key`;
+ * `bearer` = the same route with `Authorization: Bearer <access token>`; `token` = `POST /oauth/token`
+ * (client_credentials, HTTP Basic), which mints and signs a new token per request.
+ */
+export type RouteName = 'apikey' | 'bearer' | 'token';
+export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token'];
+/** A load: the unguarded baseline or one of the routes under test. */
+export type LoadName = 'unguarded' | RouteName;
+
+/**
+ * One run of one load against a server profiled with `--profile`, listed in `<profile>.loads.json` beside the
+ * profile so that `profile-report.ts` can split the samples by load.
+ */
+export interface ProfileWindow {
+  load: LoadName;
+  /** CLOCK_MONOTONIC in µs: on Linux, the clock of a V8 `.cpuprofile`'s `startTime` and sample times. */
+  startUs: number;
+  endUs: number;
+  requests: number;
+}
 
 /** Where the keys live for one group of runs; seeded once, then served by every adapter and cache mode. */
 export interface DatabaseTarget {
@@ -20,6 +41,8 @@ export interface DatabaseTarget {
 export interface ServerConfig extends DatabaseTarget {
   adapter: AdapterName;
   cache: CacheMode;
+  /** The routes loaded, each interleaved with the unguarded baseline in the same rounds. */
+  routes: RouteName[];
 }
 
 /** What the child process is asked to do, passed as JSON in `BENCH_TASK`. */
@@ -27,13 +50,25 @@ export type BenchTask = ({ mode: 'seed' } & DatabaseTarget) | ({ mode: 'serve' }
 
 /** Messages from the child process to the parent over the IPC channel. */
 export type ChildMessage =
-  | { type: 'seeded'; keys: string[]; storedKeys: number; seedMs: number; bulkInsertMs: number }
+  | {
+      type: 'seeded';
+      keys: string[];
+      /** The ids of `keys`, in the same order: the `client_id` of the token endpoint's Basic credentials. */
+      keyIds: string[];
+      storedKeys: number;
+      seedMs: number;
+      bulkInsertMs: number;
+    }
   | { type: 'ready'; port: number }
   | { type: 'failed'; message: string };
 
 /** A fixed, non-secret pepper: the bench measures HMAC cost, it protects nothing. */
 export const BENCH_PEPPER = 'nestjs-keybridge-benchmark-pepper-not-a-secret';
 export const BENCH_SCOPE = 'bench:read';
+/** The `iss` of the bench's tokens (and their audience); nothing resolves it, it only has to be a URL. */
+export const BENCH_ISSUER = 'https://bench.keybridge.invalid';
+/** Longer than any run, so the one Bearer token minted per server never expires under load. */
+export const BENCH_TOKEN_TTL = '1h';
 
 /** TypeORM options for a bench database: the shipped migrations run at start, `synchronize` stays off. */
 export function benchDatabaseOptions(target: DatabaseTarget): TypeOrmModuleOptions {

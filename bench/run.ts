@@ -1,8 +1,9 @@
 /**
  * The benchmark driver: `npm run bench [-- options]`. For each server configuration it starts the fixture app
- * in a child process, then loads `GET /unguarded` and `GET /guarded` with autocannon on 127.0.0.1, the two
- * routes interleaved round after round, and reports the median requests/s of each and their ratio.
- * See bench/README.md for the options and how to read the results.
+ * in a child process, then loads `GET /unguarded` and, interleaved with it round after round, the routes
+ * under test with autocannon on 127.0.0.1: `GET /guarded` with an API key, the same route with a Bearer
+ * token, and the token endpoint. It reports the median requests/s of each and their ratio to the unguarded
+ * baseline measured in the same rounds. See bench/README.md for the options and how to read the results.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,8 +20,12 @@ import type {
   ChildMessage,
   DatabaseName,
   DatabaseTarget,
+  LoadName,
+  ProfileWindow,
+  RouteName,
   ServerConfig,
 } from './bench.config.js';
+import { ROUTE_NAMES } from './bench.config.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SERVER_SCRIPT = fileURLToPath(new URL('./bench-server.js', import.meta.url));
@@ -30,6 +35,15 @@ const MANY_KEYS = 100_000;
 /** Upper bound on requests in one run, far above what one core serves: every load loop is bounded in count too. */
 const MAX_REQUESTS_PER_SECOND = 200_000;
 const WARM_TARGET = 0.9;
+/** Tokens the endpoint should mint and sign per second (EdDSA). */
+const TOKEN_TARGET = 2000;
+const TOKEN_ENDPOINT = '/oauth/token';
+/** How each route is named in reports. */
+const ROUTE_LABELS: Record<RouteName, string> = {
+  apikey: 'API key',
+  bearer: 'Bearer JWT',
+  token: 'token endpoint',
+};
 /** How far the 100,000-key ratio may fall below the 1-key ratio and still count as "costs no more". */
 const KEY_COUNT_TOLERANCE = 0.05;
 const SEED_BUDGET_MS = 60_000;
@@ -70,18 +84,25 @@ interface RouteSummary {
   runs: number[];
 }
 
+/**
+ * One route of one server against the unguarded baseline of the same rounds. A server that loads several
+ * routes gives one result per route, sharing `unguarded`.
+ */
 interface ConfigResult {
   adapter: AdapterName;
   db: DatabaseName;
   keys: number;
   cache: CacheMode;
+  /** The route measured in `guarded`; absent in reports from before the OAuth routes (then `apikey`). */
+  route?: RouteName;
   unguarded: RouteSummary;
+  /** The route under test (for `token`, the token endpoint: its req/s are tokens minted per second). */
   guarded: RouteSummary;
-  /** Median guarded req/s over median unguarded req/s. */
+  /** Median route req/s over median unguarded req/s. */
   ratio: number;
-  /** Guarded over unguarded within each round, for the spread. */
+  /** Route over unguarded within each round, for the spread. */
   roundRatios: number[];
-  /** Median server CPU per unguarded request over median per guarded request: the ratio without the noise. */
+  /** Median server CPU per unguarded request over median per route request: the ratio without the noise. */
   cpuRatio: number | undefined;
   /** The busiest any other process was during one of the runs used, in cores. */
   maxOtherCpuCores: number | undefined;
@@ -105,12 +126,17 @@ const USAGE = `Usage: npm run bench -- [options]
   --db <list>          sqlite,postgres (default both)
   --keys <list>        1,100000 (default both)
   --cache <list>       warm,off (default both; "off" = verified-key cache disabled: the cache-miss path)
+  --route <list>       apikey,bearer,token (default all): GET /guarded with X-API-Key; the same route with
+                       Authorization: Bearer <EdDSA JWT>; POST /oauth/token (one new EdDSA token per
+                       request). Each is interleaved with the unguarded baseline in the same rounds; bearer
+                       and token run with the key cache warm and the fewest keys selected
   --rounds <n>  --duration <s>  --warmup <s>  --connections <n> (default 50)
   --retries <n>        extra rounds per configuration to replace rounds disturbed by other processes
                        (default 2; 1 with --quick)
   --pg-url <url>       default postgres://postgres@127.0.0.1:5432/keybridge_bench (created if missing)
   --no-pin             do not pin the client to CPU 0 and the server to CPU 1 with taskset
-  --profile            run the server under node --cpu-prof (profiles in bench/results/profiles/)
+  --profile            run the server under node --cpu-prof (profiles in bench/results/profiles/, read
+                       them with node dist/bench/profile-report.js <profile> --route <route>)
   --out <name>         results file name (default "latest" for a full run, "partial" otherwise)
   --render <name>      only rewrite bench/results/<name>.md from <name>.json (after a report format change)`;
 
@@ -121,6 +147,7 @@ const { values: args } = parseArgs({
     db: { type: 'string', multiple: true },
     keys: { type: 'string', multiple: true },
     cache: { type: 'string', multiple: true },
+    route: { type: 'string', multiple: true },
     rounds: { type: 'string' },
     retries: { type: 'string' },
     duration: { type: 'string' },
@@ -172,9 +199,10 @@ const adapters = listArg(args.adapter, ['express', 'fastify'] as const, 'adapter
 const databases = listArg(args.db, ['sqlite', 'postgres'] as const, 'db');
 const keyCounts = listArg(args.keys, ['1', String(MANY_KEYS)] as const, 'keys').map(Number);
 const cacheModes = listArg(args.cache, ['warm', 'off'] as const, 'cache');
+const routeNames = listArg(args.route, ROUTE_NAMES, 'route');
 const isFullRun =
   !args.quick &&
-  ['adapter', 'db', 'keys', 'cache', 'rounds', 'retries', 'duration', 'warmup', 'connections'].every(
+  ['adapter', 'db', 'keys', 'cache', 'route', 'rounds', 'retries', 'duration', 'warmup', 'connections'].every(
     (name) => args[name as keyof typeof args] === undefined,
   );
 
@@ -200,6 +228,11 @@ interface Child {
 
 let current: Child | undefined;
 
+/** The file name (without extension) of a server's CPU profile and of its request counts. */
+function profileName(config: ServerConfig): string {
+  return `${config.adapter}-${config.db}-${config.keys}-${config.cache}-${config.routes.join('+')}`;
+}
+
 function startChild(task: BenchTask): Child {
   const nodeArgs: string[] = [];
   if (settings.profileDir && task.mode === 'serve') {
@@ -207,7 +240,7 @@ function startChild(task: BenchTask): Child {
     nodeArgs.push(
       '--cpu-prof',
       `--cpu-prof-dir=${settings.profileDir}`,
-      `--cpu-prof-name=${task.adapter}-${task.db}-${task.keys}-${task.cache}.cpuprofile`,
+      `--cpu-prof-name=${profileName(task)}.cpuprofile`,
     );
   }
   const command = settings.pin ? 'taskset' : process.execPath;
@@ -358,13 +391,15 @@ async function run(serverPid: number | undefined, route: Route): Promise<RunSamp
 /** What one run sends: a URL, and either one set of headers or one key per connection. */
 interface Route {
   url: string;
+  method?: 'GET' | 'POST';
   headers: Record<string, string>;
+  body?: string;
   /** Connection i presents `keyPerConnection[i % length]`, so no two requests in flight share a key. */
   keyPerConnection?: readonly string[];
 }
 
 function load(route: Route, durationSec: number): Promise<RunSample> {
-  const { url, headers, keyPerConnection } = route;
+  const { url, method, headers, body, keyPerConnection } = route;
   let connection = 0;
   return new Promise((resolve, reject) => {
     const watchdog = setTimeout(
@@ -380,7 +415,9 @@ function load(route: Route, durationSec: number): Promise<RunSample> {
         connections: settings.connections,
         duration: durationSec,
         maxOverallRequests: Math.max(settings.connections, durationSec * MAX_REQUESTS_PER_SECOND),
+        method: method ?? 'GET',
         headers,
+        ...(body === undefined ? {} : { body }),
         timeout: 10,
         ...(keyPerConnection
           ? {
@@ -407,62 +444,168 @@ function load(route: Route, durationSec: number): Promise<RunSample> {
   });
 }
 
-/** One request of each kind, so a misconfigured server is caught before it is measured. */
-async function checkServer(base: string, keys: readonly string[]): Promise<void> {
-  const expect = async (path: string, headers: Record<string, string>, status: number): Promise<void> => {
-    const response = await fetch(base + path, { headers, signal: AbortSignal.timeout(5000) });
-    await response.arrayBuffer();
-    if (response.status !== status)
-      throw new Error(`GET ${path} answered ${response.status}, expected ${status}`);
-  };
-  await expect('/unguarded', {}, 200);
-  await expect('/guarded', {}, 401);
-  for (const key of new Set([keys[0], keys[keys.length - 1]]))
-    await expect('/guarded', { 'x-api-key': key }, 200);
+/** The keys the load presents, and their ids (the `client_id` of the token endpoint's Basic credentials). */
+interface LoadKeys {
+  keys: readonly string[];
+  keyIds: readonly string[];
 }
 
-async function measure(config: ServerConfig, keys: readonly string[]): Promise<ConfigResult> {
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/** RFC 6749 §2.3.1: `client_id:client_secret`, each form-urlencoded, in base64. */
+function basicCredentials(clientId: string, secret: string): string {
+  const encode = (value: string): string => encodeURIComponent(value).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}`;
+}
+
+/** The token endpoint request of the `token` route, also used once to mint the `bearer` route's token. */
+function tokenRequest(base: string, keyId: string, key: string): Route {
+  return {
+    url: base + TOKEN_ENDPOINT,
+    method: 'POST',
+    headers: {
+      authorization: basicCredentials(keyId, key),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+  };
+}
+
+/**
+ * One request of each kind, so a misconfigured server is caught before it is measured. When an OAuth route
+ * is loaded, it also mints (through the real token endpoint) the token the `bearer` route presents.
+ */
+async function checkServer(
+  base: string,
+  config: ServerConfig,
+  { keys, keyIds }: LoadKeys,
+): Promise<{ bearerToken: string | undefined }> {
+  const send = async (
+    route: Route,
+    status: number,
+  ): Promise<{ status: number; body: string; path: string }> => {
+    const response = await fetch(route.url, {
+      method: route.method ?? 'GET',
+      headers: route.headers,
+      body: route.body,
+      signal: AbortSignal.timeout(5000),
+    });
+    const body = await response.text();
+    const path = new URL(route.url).pathname;
+    if (response.status !== status) {
+      throw new Error(
+        `${route.method ?? 'GET'} ${path} answered ${response.status}, expected ${status}: ${body.slice(0, 200)}`,
+      );
+    }
+    return { status: response.status, body, path };
+  };
+  const get = (path: string, headers: Record<string, string>, status: number) =>
+    send({ url: base + path, headers }, status);
+  await get('/unguarded', {}, 200);
+  await get('/guarded', {}, 401);
+  for (const key of new Set([keys[0], keys[keys.length - 1]]))
+    await get('/guarded', { 'x-api-key': key }, 200);
+  if (!config.routes.includes('bearer') && !config.routes.includes('token'))
+    return { bearerToken: undefined };
+
+  const minted = await send(tokenRequest(base, keyIds[0], keys[0]), 200);
+  const answer = JSON.parse(minted.body) as {
+    access_token?: unknown;
+    token_type?: unknown;
+    expires_in?: unknown;
+  };
+  if (typeof answer.access_token !== 'string' || answer.token_type !== 'Bearer') {
+    throw new Error(
+      `POST ${TOKEN_ENDPOINT} answered without a Bearer access_token: ${minted.body.slice(0, 200)}`,
+    );
+  }
+  if (typeof answer.expires_in !== 'number' || answer.expires_in < 60 * 60 - 60) {
+    throw new Error(
+      `the minted token expires in ${String(answer.expires_in)} s: the bench expects tokenTtl 1h`,
+    );
+  }
+  const header = JSON.parse(Buffer.from(answer.access_token.split('.')[0], 'base64url').toString()) as {
+    alg?: unknown;
+  };
+  if (header.alg !== 'EdDSA')
+    throw new Error(`the minted token is signed with ${String(header.alg)}, not EdDSA`);
+  await get('/guarded', { authorization: `Bearer ${answer.access_token}` }, 200);
+  // A token with a forged signature: refused, so the 200 above did come from a verified token.
+  const [head, payload] = answer.access_token.split('.');
+  await get('/guarded', { authorization: `Bearer ${head}.${payload}.${'A'.repeat(86)}` }, 401);
+  return { bearerToken: answer.access_token };
+}
+
+/** The requests of each load against one server. */
+function loadsFor(
+  base: string,
+  config: ServerConfig,
+  { keys, keyIds }: LoadKeys,
+  bearerToken: string | undefined,
+): Record<LoadName, Route> {
+  return {
+    // The unguarded route gets no key: the guard returns before reading it on a @Public() route anyway.
+    unguarded: { url: `${base}/unguarded`, headers: {} },
+    // With the cache warm every connection presents the same key. With the cache off each connection has
+    // its own: the module shares one store read between concurrent misses of a key, and the cache-miss
+    // path is meant to cost one indexed query per request.
+    apikey:
+      config.cache === 'warm'
+        ? { url: `${base}/guarded`, headers: { 'x-api-key': keys[0] } }
+        : { url: `${base}/guarded`, headers: {}, keyPerConnection: keys },
+    // One token for every connection: after the first request it is answered from the verified-token
+    // cache, and the denylist (its in-memory mirror) is checked on every request.
+    bearer: { url: `${base}/guarded`, headers: { authorization: `Bearer ${bearerToken ?? 'not-minted'}` } },
+    // Every request authenticates the key (from the key cache) and mints and signs a new token.
+    token: tokenRequest(base, keyIds[0], keys[0]),
+  };
+}
+
+async function measure(config: ServerConfig, loadKeys: LoadKeys): Promise<ConfigResult[]> {
   const child = startChild({ mode: 'serve', ...config });
+  // With --profile: when each load ran (CLOCK_MONOTONIC µs, the clock of V8's profile timestamps) and how
+  // many requests it served, so bench/profile-report.ts can split the profile by load.
+  const timeline: ProfileWindow[] = [];
+  const timed = async (name: LoadName, work: () => Promise<RunSample>): Promise<RunSample> => {
+    const startUs = monotonicUs();
+    const sample = await work();
+    timeline.push({ load: name, startUs, endUs: monotonicUs(), requests: sample.total });
+    return sample;
+  };
   try {
     const ready = await child.next('ready', 60_000);
     if (ready.type !== 'ready') throw new Error('unexpected message');
     const base = `http://${HOST}:${ready.port}`;
-    await checkServer(base, keys);
-    const routes: Record<'unguarded' | 'guarded', Route> = {
-      // The unguarded route gets no key: the guard returns before reading it on a @Public() route anyway.
-      unguarded: { url: `${base}/unguarded`, headers: {} },
-      // With the cache warm every connection presents the same key. With the cache off each connection has
-      // its own: the module shares one store read between concurrent misses of a key, and the cache-miss
-      // path is meant to cost one indexed query per request.
-      guarded:
-        config.cache === 'warm'
-          ? { url: `${base}/guarded`, headers: { 'x-api-key': keys[0] } }
-          : { url: `${base}/guarded`, headers: {}, keyPerConnection: keys },
-    };
+    const { bearerToken } = await checkServer(base, config, loadKeys);
+    const loads = loadsFor(base, config, loadKeys, bearerToken);
+    const names: LoadName[] = ['unguarded', ...config.routes];
     if (settings.warmupSec > 0) {
-      await load(routes.unguarded, settings.warmupSec);
-      await load(routes.guarded, settings.warmupSec);
+      for (const name of names) await timed(name, () => load(loads[name], settings.warmupSec));
     }
-    const rounds: { unguarded: RunSample; guarded: RunSample; quiet: boolean }[] = [];
-    const problems: string[] = [];
+    const rounds: { samples: Record<LoadName, RunSample>; quiet: boolean }[] = [];
+    const failures: Partial<Record<LoadName, string[]>> = {};
     const quietRounds = (): number => rounds.filter((r) => r.quiet).length;
     while (quietRounds() < settings.rounds && rounds.length < settings.rounds + settings.retries) {
-      // ABBA order, so a drift in machine load does not favour one route.
-      const order =
-        rounds.length % 2 === 0 ? (['unguarded', 'guarded'] as const) : (['guarded', 'unguarded'] as const);
-      const round: Partial<Record<'unguarded' | 'guarded', RunSample>> = {};
-      for (const route of order) {
-        const sample = await run(child.process.pid, routes[route]);
+      // ABBA order, generalised to several routes (A B C, C B A, …), so a drift in machine load favours none.
+      const order = rounds.length % 2 === 0 ? names : [...names].reverse();
+      const samples: Partial<Record<LoadName, RunSample>> = {};
+      for (const name of order) {
+        const sample = await timed(name, () => run(child.process.pid, loads[name]));
         if (sample.failures > 0) {
-          problems.push(`${route} round ${rounds.length + 1}: ${sample.failures} failed requests`);
+          (failures[name] ??= []).push(
+            `${name === 'unguarded' ? 'unguarded' : ROUTE_LABELS[name]} round ${rounds.length + 1}: ` +
+              `${sample.failures} failed requests`,
+          );
         }
-        round[route] = sample;
+        samples[name] = sample;
       }
-      const { unguarded, guarded } = round as Record<'unguarded' | 'guarded', RunSample>;
-      const quiet = [unguarded, guarded].every((s) => (s.otherCpuCores ?? 0) <= QUIET_LIMIT_CORES);
-      rounds.push({ unguarded, guarded, quiet });
+      const quiet = order.every((name) => (samples[name]!.otherCpuCores ?? 0) <= QUIET_LIMIT_CORES);
+      rounds.push({ samples: samples as Record<LoadName, RunSample>, quiet });
     }
     // Medians over the quiet rounds when there are enough of them, otherwise over every round (and said so).
+    const problems: string[] = [...(failures.unguarded ?? [])];
     let used = rounds.filter((r) => r.quiet);
     if (used.length < Math.ceil(settings.rounds / 2)) {
       problems.push(
@@ -471,35 +614,44 @@ async function measure(config: ServerConfig, keys: readonly string[]): Promise<C
       );
       used = rounds;
     }
-    const unguarded = summarize(used.map((r) => r.unguarded));
-    const guarded = summarize(used.map((r) => r.guarded));
-    const others = used.flatMap((r) => [r.unguarded.otherCpuCores, r.guarded.otherCpuCores]);
-    return {
-      ...pick(config),
-      unguarded,
-      guarded,
-      ratio: guarded.medianReqPerSec / unguarded.medianReqPerSec,
-      roundRatios: used.map((r) => r.guarded.reqPerSec / r.unguarded.reqPerSec),
-      cpuRatio:
-        unguarded.medianServerCpuUsPerReq !== undefined && guarded.medianServerCpuUsPerReq !== undefined
-          ? unguarded.medianServerCpuUsPerReq / guarded.medianServerCpuUsPerReq
-          : undefined,
-      maxOtherCpuCores: others.every((o) => o !== undefined) ? Math.max(...others) : undefined,
-      rounds: { measured: rounds.length, used: used.length },
-      problems,
-    };
+    const unguarded = summarize(used.map((r) => r.samples.unguarded));
+    return config.routes.map((route): ConfigResult => {
+      const guarded = summarize(used.map((r) => r.samples[route]));
+      const others = used.flatMap((r) => [r.samples.unguarded.otherCpuCores, r.samples[route].otherCpuCores]);
+      return {
+        ...pick(config),
+        route,
+        unguarded,
+        guarded,
+        ratio: guarded.medianReqPerSec / unguarded.medianReqPerSec,
+        roundRatios: used.map((r) => r.samples[route].reqPerSec / r.samples.unguarded.reqPerSec),
+        cpuRatio:
+          unguarded.medianServerCpuUsPerReq !== undefined && guarded.medianServerCpuUsPerReq !== undefined
+            ? unguarded.medianServerCpuUsPerReq / guarded.medianServerCpuUsPerReq
+            : undefined,
+        maxOtherCpuCores: others.every((o) => o !== undefined) ? Math.max(...others) : undefined,
+        rounds: { measured: rounds.length, used: used.length },
+        problems: [...problems, ...(failures[route] ?? [])],
+      };
+    });
   } finally {
     await stopChild(child);
+    if (settings.profileDir) {
+      writeFileSync(
+        join(settings.profileDir, `${profileName(config)}.loads.json`),
+        `${JSON.stringify(timeline, null, 2)}\n`,
+      );
+    }
   }
 }
 
-async function seed(target: DatabaseTarget): Promise<{ keys: string[]; result: SeedResult }> {
+async function seed(target: DatabaseTarget): Promise<{ loadKeys: LoadKeys; result: SeedResult }> {
   const child = startChild({ mode: 'seed', ...target });
   try {
     const message = await child.next('seeded', 10 * 60_000);
     if (message.type !== 'seeded') throw new Error('unexpected message');
     return {
-      keys: message.keys,
+      loadKeys: { keys: message.keys, keyIds: message.keyIds },
       result: {
         db: target.db,
         keys: target.keys,
@@ -590,8 +742,12 @@ interface KeyCountComparison {
   ok: boolean;
 }
 
-function keyCountComparisons(results: ConfigResult[]): KeyCountComparison[] {
+/** The route a result measured; reports from before the OAuth routes measured the API key only. */
+const routeOf = (result: ConfigResult): RouteName => result.route ?? 'apikey';
+
+function keyCountComparisons(all: ConfigResult[]): KeyCountComparison[] {
   const comparisons: KeyCountComparison[] = [];
+  const results = all.filter((r) => routeOf(r) === 'apikey');
   for (const one of results.filter((r) => r.keys === 1)) {
     const many = results.find(
       (r) => r.keys === MANY_KEYS && r.adapter === one.adapter && r.db === one.db && r.cache === one.cache,
@@ -612,6 +768,7 @@ function keyCountComparisons(results: ConfigResult[]): KeyCountComparison[] {
 }
 
 function markdown(report: Report): string {
+  const routes = new Set(report.results.map(routeOf));
   const lines = [
     `# nestjs-keybridge benchmark: ${report.outName}`,
     '',
@@ -621,7 +778,8 @@ function markdown(report: Report): string {
     `- Node ${report.node}, NestJS ${report.versions['@nestjs/core']}, Fastify ${report.versions.fastify}, ` +
       `Express ${report.versions.express}, TypeORM ${report.versions.typeorm}, ` +
       `better-sqlite3 ${report.versions['better-sqlite3']}, pg ${report.versions.pg}, ` +
-      `autocannon ${report.versions.autocannon}`,
+      `autocannon ${report.versions.autocannon}` +
+      (report.versions.jose ? `, jose ${report.versions.jose}` : ''),
     `- Machine: ${report.machine.cpus} × ${report.machine.cpuModel}; load average at start ` +
       `${report.machine.loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')}, at end ` +
       `${report.machine.loadAverageAtEnd.map((n) => n.toFixed(2)).join(' ')}`,
@@ -630,22 +788,29 @@ function markdown(report: Report): string {
       `up to ${report.settings.retries} extra rounds replacing rounds disturbed by other processes ` +
       `(> ${QUIET_LIMIT_CORES} cores), loopback only; ` +
       (report.settings.pin ? 'client pinned to CPU 0, server to CPU 1.' : 'no CPU pinning.'),
-    '- req/s are medians over the rounds; ratio = median guarded / median unguarded; "round ratios" is the',
-    '  range of guarded/unguarded within each round. "cache off" is the cache-miss path, one indexed query',
+    '- Routes, each loaded in the same rounds as the unguarded baseline `GET /unguarded` of its server:',
+    '  "API key" = `GET /guarded` with `X-API-Key`; "Bearer JWT" = the same route with',
+    '  `Authorization: Bearer <token>`, one EdDSA token minted per server through `POST /oauth/token` (verified',
+    '  once, then answered from the verified-token cache; the database denylist is checked on every request);',
+    '  "token endpoint" = `POST /oauth/token`, `grant_type=client_credentials` with HTTP Basic: every request',
+    '  authenticates the key and mints and signs a new EdDSA token, so its req/s are tokens per second.',
+    '- req/s are medians over the rounds; ratio = median route req/s / median unguarded req/s; "round ratios"',
+    '  is the range of route/unguarded within each round. "cache off" is the cache-miss path, one indexed query',
     `  per guarded request: each of the ${report.settings.connections} connections presents its own key, since the module`,
     '  shares one store read between concurrent misses of the same key. It runs with 100,000 stored keys.',
     '- Server CPU µs/req: CPU time (user + system) of the server process per request served, median over the',
-    '  rounds (unguarded → guarded); "CPU ratio" = unguarded µs / guarded µs, the throughput ratio a saturated',
+    '  rounds (unguarded → route); "CPU ratio" = unguarded µs / route µs, the throughput ratio a saturated',
     "  server would show, and much less sensitive to other load on the machine. It excludes PostgreSQL's own",
     '  work. "Other load" is the most CPU (in cores) other processes (PostgreSQL excluded) used during one of',
     '  the runs used; "rounds" is rounds used / rounds run.',
     '',
-    '| adapter | db | keys | cache | unguarded req/s | guarded req/s | ratio | round ratios | server CPU µs/req | CPU ratio | guarded p99 ms | other load | rounds |',
-    '|---|---|---:|---|---:|---:|---:|---|---|---:|---:|---:|---:|',
+    '| adapter | db | keys | cache | route | unguarded req/s | route req/s | ratio | round ratios | server CPU µs/req | CPU ratio | route p99 ms | other load | rounds |',
+    '|---|---|---:|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|',
   ];
   for (const r of report.results) {
     lines.push(
-      `| ${r.adapter} | ${r.db} | ${format(r.keys)} | ${r.cache} | ${format(r.unguarded.medianReqPerSec)} | ` +
+      `| ${r.adapter} | ${r.db} | ${format(r.keys)} | ${r.cache} | ${ROUTE_LABELS[routeOf(r)]} | ` +
+        `${format(r.unguarded.medianReqPerSec)} | ` +
         `${format(r.guarded.medianReqPerSec)} | **${ratioText(r.ratio)}** | ` +
         `${ratioText(Math.min(...r.roundRatios))}–${ratioText(Math.max(...r.roundRatios))} | ` +
         `${r.unguarded.medianServerCpuUsPerReq ?? '–'} → ${r.guarded.medianServerCpuUsPerReq ?? '–'} | ` +
@@ -654,21 +819,40 @@ function markdown(report: Report): string {
         `${r.rounds ? `${r.rounds.used}/${r.rounds.measured}` : '–'} |`,
     );
   }
-  const warm = report.results.filter((r) => r.cache === 'warm');
+  if (routes.has('bearer') || routes.has('token')) lines.push('', ...oauthSummary(report.results));
   lines.push('', '## Targets', '');
-  if (warm.length > 0) {
-    const met = warm.filter((r) => r.ratio >= WARM_TARGET);
-    const metByCpu = warm.filter((r) => r.cpuRatio !== undefined && r.cpuRatio >= WARM_TARGET);
+  const ratioTarget = (label: string, results: ConfigResult[]): void => {
+    if (results.length === 0) return;
+    const met = results.filter((r) => r.ratio >= WARM_TARGET);
+    const metByCpu = results.filter((r) => r.cpuRatio !== undefined && r.cpuRatio >= WARM_TARGET);
     lines.push(
-      `- Guard with the cache warm keeps ≥ ${WARM_TARGET * 100} % of the unguarded throughput: ` +
-        `${met.length} of ${warm.length} configurations by req/s` +
-        (met.length < warm.length
-          ? ` (below: ${warm
+      `- ${label} keeps ≥ ${WARM_TARGET * 100} % of the unguarded throughput: ` +
+        `${met.length} of ${results.length} configurations by req/s` +
+        (met.length < results.length
+          ? ` (below: ${results
               .filter((r) => r.ratio < WARM_TARGET)
               .map((r) => `${r.adapter}/${r.db}/${keyCount(r.keys)} ${r.ratio.toFixed(3)}`)
               .join(', ')})`
           : '') +
-        `; ${metByCpu.length} of ${warm.length} by server CPU per request.`,
+        `; ${metByCpu.length} of ${results.length} by server CPU per request.`,
+    );
+  };
+  ratioTarget(
+    'Guard with the cache warm',
+    report.results.filter((r) => r.cache === 'warm' && routeOf(r) === 'apikey'),
+  );
+  ratioTarget(
+    'Bearer token (verified-token cache warm)',
+    report.results.filter((r) => routeOf(r) === 'bearer'),
+  );
+  const token = report.results.filter((r) => routeOf(r) === 'token');
+  if (token.length > 0) {
+    const met = token.filter((r) => r.guarded.medianReqPerSec >= TOKEN_TARGET);
+    lines.push(
+      `- Token endpoint mints ≥ ${format(TOKEN_TARGET)} EdDSA tokens/s: ${met.length} of ${token.length} ` +
+        `configurations (${token
+          .map((r) => `${r.adapter}/${r.db} ${format(r.guarded.medianReqPerSec)}`)
+          .join(', ')}).`,
     );
   }
   const comparisons = keyCountComparisons(report.results);
@@ -698,11 +882,46 @@ function markdown(report: Report): string {
     }
   }
   const problems = report.results.flatMap((r) =>
-    r.problems.map((p) => `${r.adapter}/${r.db}/${keyCount(r.keys)}/cache ${r.cache}: ${p}`),
+    r.problems.map(
+      (p) => `${r.adapter}/${r.db}/${keyCount(r.keys)}/cache ${r.cache}/${ROUTE_LABELS[routeOf(r)]}: ${p}`,
+    ),
   );
-  if (problems.length > 0) lines.push('', '## Problems', '', ...problems.map((p) => `- ${p}`));
+  if (problems.length > 0) lines.push('', '## Problems', '', ...[...new Set(problems)].map((p) => `- ${p}`));
   lines.push('');
   return lines.join('\n');
+}
+
+/** One line per server that loaded an OAuth route: its routes' ratios side by side, and tokens per second. */
+function oauthSummary(results: ConfigResult[]): string[] {
+  const servers = new Map<string, ConfigResult[]>();
+  for (const r of results) {
+    const id = `${r.adapter}/${r.db}/${r.keys}/${r.cache}`;
+    servers.set(id, [...(servers.get(id) ?? []), r]);
+  }
+  const lines = [
+    '## OAuth routes',
+    '',
+    'Ratios to the unguarded route of the same server and rounds; tokens/s = median req/s of the token endpoint.',
+    '',
+    '| adapter | db | keys | unguarded req/s | API key ratio | Bearer req/s | Bearer ratio | Bearer CPU ratio | tokens/s | token ratio | token CPU µs |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const group of servers.values()) {
+    const by = (route: RouteName) => group.find((r) => routeOf(r) === route);
+    const [apikey, bearer, token] = [by('apikey'), by('bearer'), by('token')];
+    if (!bearer && !token) continue;
+    const first = group[0];
+    const cell = (value: number | undefined, text: (n: number) => string): string =>
+      value === undefined ? '–' : text(value);
+    lines.push(
+      `| ${first.adapter} | ${first.db} | ${format(first.keys)} | ${format(first.unguarded.medianReqPerSec)} | ` +
+        `${cell(apikey?.ratio, ratioText)} | ${cell(bearer?.guarded.medianReqPerSec, format)} | ` +
+        `${cell(bearer?.ratio, (n) => `**${ratioText(n)}**`)} | ${cell(bearer?.cpuRatio, ratioText)} | ` +
+        `${cell(token?.guarded.medianReqPerSec, (n) => `**${format(n)}**`)} | ${cell(token?.ratio, ratioText)} | ` +
+        `${cell(token?.guarded.medianServerCpuUsPerReq, String)} |`,
+    );
+  }
+  return lines;
 }
 
 interface Report {
@@ -717,7 +936,7 @@ interface Report {
   settings: Settings;
   seeds: SeedResult[];
   results: ConfigResult[];
-  targets: { warmRatio: number; keyCountTolerance: number };
+  targets: { warmRatio: number; keyCountTolerance: number; tokensPerSecond?: number };
   durationSec: number;
 }
 
@@ -751,6 +970,10 @@ async function main(): Promise<void> {
   const tempDir = mkdtempSync(join(tmpdir(), 'keybridge-bench-'));
   // Each database is seeded once per key count, then served by every adapter and cache mode.
   const plan: { target: DatabaseTarget; configs: ServerConfig[] }[] = [];
+  const oauthRoutes = routeNames.filter((route) => route !== 'apikey');
+  if (oauthRoutes.length > 0 && !cacheModes.includes('warm')) {
+    console.warn(`skipping ${oauthRoutes.join(', ')}: they run with the key cache warm only`);
+  }
   for (const db of databases) {
     for (const keys of keyCounts) {
       const location = db === 'sqlite' ? join(tempDir, `keys-${keys}.sqlite`) : args['pg-url'];
@@ -758,20 +981,38 @@ async function main(): Promise<void> {
       const loadKeys = keys >= settings.connections ? settings.connections : 1;
       const target: DatabaseTarget = { db, location, keys, loadKeys };
       const modes = cacheModes.filter((cache) => cache === 'warm' || loadKeys >= settings.connections);
-      if (modes.length < cacheModes.length && args.cache?.length) {
+      if (modes.length < cacheModes.length && args.cache?.length && routeNames.includes('apikey')) {
         console.warn(
           `skipping cache off with ${keys} key(s): the miss path needs ${settings.connections} keys, one per connection`,
         );
       }
-      const configs = modes.flatMap((cache) => adapters.map((adapter) => ({ ...target, adapter, cache })));
+      const configs = modes.flatMap((cache) => {
+        // The Bearer route never reads the key store, and the token endpoint reads the key from the warm key
+        // cache: the number of stored keys does not matter to them, so they run once, with the fewest keys.
+        const routes = routeNames.filter((route) =>
+          route === 'apikey' ? true : cache === 'warm' && keys === keyCounts[0],
+        );
+        return routes.length === 0
+          ? []
+          : adapters.map((adapter): ServerConfig => ({ ...target, adapter, cache, routes }));
+      });
       if (configs.length > 0) plan.push({ target, configs });
     }
   }
+  if (plan.length === 0) fail('Nothing to run with these filters.');
   const configCount = plan.reduce((n, step) => n + step.configs.length, 0);
-  const perConfigSec = 3 + 2 * settings.warmupSec + 2 * settings.rounds * settings.durationSec;
+  const loadSec = plan
+    .flatMap((step) => step.configs)
+    .reduce(
+      (total, config) =>
+        total +
+        3 +
+        (1 + config.routes.length) * (settings.warmupSec + settings.rounds * settings.durationSec),
+      0,
+    );
   console.log(
-    `nestjs-keybridge bench: ${configCount} configurations, about ` +
-      `${Math.ceil((configCount * perConfigSec) / 60)} min of load plus seeding ` +
+    `nestjs-keybridge bench: ${configCount} server configurations, about ` +
+      `${Math.ceil(loadSec / 60)} min of load plus seeding ` +
       `(more if rounds disturbed by other processes are repeated)` +
       (settings.pin ? '; client on CPU 0, server on CPU 1' : ''),
   );
@@ -784,10 +1025,9 @@ async function main(): Promise<void> {
     libFingerprint: libFingerprint(),
     node: process.version,
     versions: Object.fromEntries(
-      ['@nestjs/core', 'fastify', 'express', 'typeorm', 'better-sqlite3', 'pg', 'autocannon'].map((name) => [
-        name,
-        packageVersion(name),
-      ]),
+      ['@nestjs/core', 'fastify', 'express', 'typeorm', 'better-sqlite3', 'pg', 'autocannon', 'jose'].map(
+        (name) => [name, packageVersion(name)],
+      ),
     ),
     machine: {
       cpus: cpus().length,
@@ -798,35 +1038,42 @@ async function main(): Promise<void> {
     settings,
     seeds: [],
     results: [],
-    targets: { warmRatio: WARM_TARGET, keyCountTolerance: KEY_COUNT_TOLERANCE },
+    targets: {
+      warmRatio: WARM_TARGET,
+      keyCountTolerance: KEY_COUNT_TOLERANCE,
+      tokensPerSecond: TOKEN_TARGET,
+    },
     durationSec: 0,
   };
 
   try {
     for (const { target, configs } of plan) {
       process.stdout.write(`seeding ${target.db} with ${format(target.keys)} key(s)… `);
-      const { keys, result } = await seed(target);
+      const { loadKeys, result } = await seed(target);
       report.seeds.push(result);
       console.log(`${(result.seedMs / 1000).toFixed(1)} s`);
       if (result.seedMs > SEED_BUDGET_MS) console.warn(`  seeding took over ${SEED_BUDGET_MS / 1000} s`);
       for (const config of configs) {
         const { adapter, cache } = config;
         const label = `${adapter.padEnd(7)} ${target.db.padEnd(8)} ${format(target.keys).padStart(7)} keys  cache ${cache.padEnd(4)}`;
-        process.stdout.write(`${label} … `);
-        const result = await measure(config, keys);
+        process.stdout.write(`${label} (${config.routes.join(', ')}) …\n`);
+        const results = await measure(config, loadKeys);
         const fingerprint = libFingerprint();
-        if (fingerprint !== report.libFingerprint) {
-          result.problems.push(
-            `dist/lib changed during the run (now ${fingerprint}): rebuilt by someone else?`,
+        for (const result of results) {
+          if (fingerprint !== report.libFingerprint) {
+            result.problems.push(
+              `dist/lib changed during the run (now ${fingerprint}): rebuilt by someone else?`,
+            );
+          }
+          report.results.push(result);
+          console.log(
+            `  ${ROUTE_LABELS[routeOf(result)].padEnd(14)}  unguarded ` +
+              `${format(result.unguarded.medianReqPerSec).padStart(6)}  route ` +
+              `${format(result.guarded.medianReqPerSec).padStart(6)}  ratio ${ratioText(result.ratio)}` +
+              (result.cpuRatio === undefined ? '' : `  CPU ratio ${ratioText(result.cpuRatio)}`) +
+              (result.problems.length ? `  (${result.problems.length} problem(s))` : ''),
           );
         }
-        report.results.push(result);
-        console.log(
-          `unguarded ${format(result.unguarded.medianReqPerSec).padStart(6)}  guarded ` +
-            `${format(result.guarded.medianReqPerSec).padStart(6)}  ratio ${ratioText(result.ratio)}` +
-            (result.cpuRatio === undefined ? '' : `  CPU ratio ${ratioText(result.cpuRatio)}`) +
-            (result.problems.length ? `  (${result.problems.length} problem(s))` : ''),
-        );
         report.durationSec = Math.round((Date.now() - started) / 1000);
         writeReport(report);
       }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { DataSource, type QueryDeepPartialEntity } from 'typeorm';
-import { ApiKeyEntity, ApiKeyService, API_KEY_TABLE } from 'nestjs-keybridge';
+import { ApiKeyEntity, ApiKeyService, API_KEY_TABLE, DENYLIST_TABLE } from 'nestjs-keybridge';
 import { BENCH_SCOPE, type DatabaseTarget } from './bench.config.js';
 
 /** Rows per multi-row INSERT: 1,000 rows × 25 columns stays under both SQLite's and PostgreSQL's bind limits. */
@@ -11,7 +11,8 @@ const MIGRATIONS_TABLE = 'migrations';
 
 /**
  * Empties the bench database before the app starts: a SQLite file is deleted; on PostgreSQL the bench's own
- * database is created if needed, then the keybridge table and TypeORM's migrations table are dropped.
+ * database is created if needed, then the keybridge tables (keys and token denylist) and TypeORM's migrations
+ * table are dropped.
  */
 export async function resetDatabase(target: DatabaseTarget): Promise<void> {
   if (target.db === 'sqlite') {
@@ -21,6 +22,7 @@ export async function resetDatabase(target: DatabaseTarget): Promise<void> {
   await ensurePostgresDatabase(target.location);
   await withDataSource(target.location, async (dataSource) => {
     await dataSource.query(`DROP TABLE IF EXISTS "${API_KEY_TABLE}"`);
+    await dataSource.query(`DROP TABLE IF EXISTS "${DENYLIST_TABLE}"`);
     await dataSource.query(`DROP TABLE IF EXISTS "${MIGRATIONS_TABLE}"`);
   });
 }
@@ -28,14 +30,15 @@ export async function resetDatabase(target: DatabaseTarget): Promise<void> {
 /**
  * Stores `target.keys` keys: the `loadKeys` the load presents through `ApiKeyService.create` (so they are
  * hashed and stored exactly as an app would), the others as bulk-inserted rows with random 64-hex-digit
- * hashes and otherwise valid columns. Returns the plaintext of the load keys.
+ * hashes and otherwise valid columns. Returns the plaintext of the load keys and their ids.
  */
 export async function seedKeys(
   keys: ApiKeyService,
   dataSource: DataSource,
   target: DatabaseTarget,
-): Promise<{ keys: string[]; storedKeys: number; bulkInsertMs: number }> {
+): Promise<{ keys: string[]; keyIds: string[]; storedKeys: number; bulkInsertMs: number }> {
   const loadKeys: string[] = [];
+  const keyIds: string[] = [];
   for (let i = 0; i < target.loadKeys; i++) {
     const created = await keys.create({
       name: `bench load key ${i}`,
@@ -43,6 +46,7 @@ export async function seedKeys(
       scopes: [BENCH_SCOPE],
     });
     loadKeys.push(created.key);
+    keyIds.push(created.id);
   }
   const started = performance.now();
   const others = target.keys - target.loadKeys;
@@ -67,7 +71,7 @@ export async function seedKeys(
   if (storedKeys !== target.keys) {
     throw new Error(`Seeding stored ${storedKeys} keys instead of ${target.keys}.`);
   }
-  return { keys: loadKeys, storedKeys, bulkInsertMs };
+  return { keys: loadKeys, keyIds, storedKeys, bulkInsertMs };
 }
 
 /** Keys of other apps and members: distinct ids, subjects spread over 1,000 owners, a few scope sets. */
