@@ -21,6 +21,7 @@ export type {
   CreateApiKeyInput,
   CreatedApiKey,
   ListApiKeysQuery,
+  RotateApiKeyOptions,
   UpdateApiKeyInput,
   VerifyResult,
 } from './keys/api-key.types.js';

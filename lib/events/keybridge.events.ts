@@ -9,6 +9,9 @@ export type KeybridgeEvent =
   | { type: 'key.created'; keyId: string; subject: string; scopes: readonly string[]; at: Date }
   | { type: 'key.updated'; keyId: string; changes: readonly string[]; at: Date }
   | { type: 'key.revoked'; keyId: string; reason: string | null; at: Date }
+  | { type: 'key.rotated'; keyId: string; newKeyId: string; graceEndsAt: Date; at: Date }
+  | { type: 'key.disabled'; keyId: string; at: Date }
+  | { type: 'key.enabled'; keyId: string; at: Date }
   | ({
       type: 'auth.failed';
       reason:

@@ -11,6 +11,7 @@ import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from '../api-key.internal-consta
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFoundError } from '../errors.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
+import { parseDuration, type Duration } from '../duration.util.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { randomBase62 } from './base62.util.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
@@ -22,6 +23,7 @@ import type {
   CreateApiKeyInput,
   CreatedApiKey,
   ListApiKeysQuery,
+  RotateApiKeyOptions,
   UpdateApiKeyInput,
   VerifyResult,
 } from './api-key.types.js';
@@ -195,15 +197,116 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       );
       this.forget(id);
       this.events.emit({ type: 'key.revoked', keyId: id, reason: revokedReason, at: record.revokedAt });
-      // The key table is the authority: every process refuses the key and its tokens within the cache `ttl`.
-      // The denylist entry only makes other processes do so sooner, so its failure does not undo the revocation.
-      await this.denylist.revokeKey(id).catch((error: unknown) => {
-        this.logger.warn(
-          `Key ${id} is revoked, but the denylist could not be told (${(error as Error)?.message}): other instances refuse it within the cache ttl instead.`,
-        );
-      });
+      await this.denylistKey(id);
     }
     this.forget(id);
+    return this.toView(record, now);
+  }
+
+  /**
+   * Replaces a key with a new one with the same settings. The old key keeps working for `grace` (default
+   * `'24h'`, at most 30 days; `0` revokes it at once, with its tokens); a key already rotated keeps the
+   * deadline it was given. A revoked key, a disabled key, or a key already rotated is refused with 409, and of
+   * concurrent rotations of one key exactly one succeeds. The new key is returned once, like at creation.
+   */
+  async rotate(id: string, options: RotateApiKeyOptions = {}): Promise<CreatedApiKey> {
+    const now = this.options.clock();
+    const graceMs = graceOf(options.grace);
+    const record = await this.find(id);
+    if (record.revokedAt) throw new KeyConflictError(`API key "${id}" is revoked and cannot be rotated.`);
+    if (record.disabledAt)
+      throw new KeyConflictError(`API key "${id}" is disabled: enable it before rotating.`);
+    if (record.rotatedToId) {
+      throw new KeyConflictError(
+        `API key "${id}" was already rotated to "${record.rotatedToId}": rotate that key.`,
+      );
+    }
+    const prefix = this.options.prefixes[record.environment];
+    const key = generateKey(prefix);
+    const successor: ApiKeyEntity = {
+      ...record,
+      id: `key_${randomBase62(22)}`,
+      keyHash: this.hasher.hash(key),
+      hint: keyHint(key, prefix),
+      usageCount: 0,
+      createdAt: new Date(now),
+      updatedAt: new Date(now),
+      lastUsedAt: null,
+      quotaRefilledAt: record.quotaRefill ? new Date(now) : null,
+      rotatedFromId: record.id,
+      rotatedToId: null,
+      graceEndsAt: null,
+    };
+    const graceEndsAt = new Date(now + graceMs);
+    // The claim is one conditional UPDATE: of concurrent rotations, exactly one changes the row.
+    const claim = await this.store(() =>
+      this.repository
+        .createQueryBuilder()
+        .update()
+        .set({
+          rotatedToId: successor.id,
+          graceEndsAt,
+          updatedAt: new Date(now),
+          ...(graceMs === 0 ? { revokedAt: new Date(now), revokedReason: 'rotated' } : {}),
+        })
+        .where('id = :id AND rotated_to_id IS NULL AND revoked_at IS NULL AND disabled_at IS NULL', { id })
+        .execute(),
+    );
+    const claimed = (claim.affected ?? 0) === 1;
+    if (claimed) {
+      try {
+        await this.store(() => this.repository.insert(successor as QueryDeepPartialEntity<ApiKeyEntity>));
+      } catch (error) {
+        // Nothing half-done: the old key gets its claim back (and is not left revoked).
+        await this.store(() =>
+          this.repository
+            .createQueryBuilder()
+            .update()
+            .set({ rotatedToId: null, graceEndsAt: null, revokedAt: null, revokedReason: null })
+            .where('id = :id AND rotated_to_id = :successor', { id, successor: successor.id })
+            .execute(),
+        ).catch(() => undefined);
+        this.forget(id);
+        throw error;
+      }
+    }
+    if (!claimed) throw new KeyConflictError(`API key "${id}" was rotated or revoked meanwhile.`);
+    this.forget(id);
+    if (graceMs === 0) await this.denylistKey(id);
+    this.events.emit({
+      type: 'key.rotated',
+      keyId: id,
+      newKeyId: successor.id,
+      graceEndsAt,
+      at: new Date(now),
+    });
+    return { ...this.toView(successor, now), key };
+  }
+
+  /** Stops a key, and the tokens minted from it, until `enable`. Disabling a disabled key changes nothing. */
+  disable(id: string): Promise<ApiKeyView> {
+    return this.setDisabled(id, true);
+  }
+
+  /** Lets a disabled key work again. Enabling an enabled key changes nothing. */
+  enable(id: string): Promise<ApiKeyView> {
+    return this.setDisabled(id, false);
+  }
+
+  private async setDisabled(id: string, disabled: boolean): Promise<ApiKeyView> {
+    const now = this.options.clock();
+    const record = await this.find(id);
+    if (record.revokedAt)
+      throw new KeyConflictError(`API key "${id}" is revoked and can no longer be changed.`);
+    if ((record.disabledAt !== null) !== disabled) {
+      record.disabledAt = disabled ? new Date(now) : null;
+      record.updatedAt = new Date(now);
+      await this.store(() =>
+        this.repository.update({ id }, { disabledAt: record.disabledAt, updatedAt: record.updatedAt }),
+      );
+      this.forget(id);
+      this.events.emit({ type: disabled ? 'key.disabled' : 'key.enabled', keyId: id, at: record.updatedAt });
+    }
     return this.toView(record, now);
   }
 
@@ -313,6 +416,18 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     return verified;
   }
 
+  /**
+   * The key table is the authority: every process refuses a revoked key and its tokens within the cache
+   * `ttl`. The denylist entry only makes other processes do so sooner, so its failure does not undo anything.
+   */
+  private async denylistKey(id: string): Promise<void> {
+    await this.denylist.revokeKey(id).catch((error: unknown) => {
+      this.logger.warn(
+        `Key ${id} is revoked, but the denylist could not be told (${(error as Error)?.message}): other instances refuse it within the cache ttl instead.`,
+      );
+    });
+  }
+
   /** A key-store operation that fails closed (503) when the store is down or slow. */
   private store<T>(operation: () => Promise<T>): Promise<T> {
     return storeCall(this.options.storeTimeoutMs, operation);
@@ -344,6 +459,21 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     const { keyHash: _hash, quotaRefilledAt: _refilled, ...view } = record;
     return { ...view, status: statusOf(record, now) };
   }
+}
+
+const MAX_GRACE_MS = 30 * 86_400_000;
+
+/** The grace period of a rotation in ms: default 24 h, from 0 to 30 days. */
+function graceOf(grace: Duration | undefined): number {
+  if (grace === undefined) return 86_400_000;
+  // A bare `0` (as typed on a command line) needs no unit.
+  const ms = typeof grace === 'string' && /^\s*0\s*$/.test(grace) ? 0 : parseDuration(grace);
+  if (ms === undefined || ms < 0 || ms > MAX_GRACE_MS) {
+    throw new InvalidArgumentError(
+      'grace must be a duration from 0 to 30 days, such as "24h" (0 revokes at once).',
+    );
+  }
+  return ms;
 }
 
 function statusOf(record: ApiKeyEntity, now: number): ApiKeyStatus {

@@ -71,6 +71,12 @@ export interface CreateApiKeyInput extends ApiKeySettings {
 
 export type UpdateApiKeyInput = ApiKeySettings;
 
+/** Options of `ApiKeyService.rotate`. */
+export interface RotateApiKeyOptions {
+  /** How long the old key keeps working. Default `'24h'`; `0` revokes it (and its tokens) at once. */
+  grace?: Duration;
+}
+
 export interface ListApiKeysQuery {
   subject?: string;
   /** Include revoked keys. Default false. */

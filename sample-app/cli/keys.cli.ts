@@ -18,6 +18,9 @@ Commands:
   list [--subject <s>] [--all] [--json]
   get <id> [--json]
   revoke <id> [--reason <text>] [--json]
+  rotate <id> [--grace <24h>] [--json]     (prints the new key once; --grace 0 revokes the old key at once)
+  disable <id> [--json]
+  enable <id> [--json]
 
 The database is the app's: DATABASE_URL, or ./data/keybridge.sqlite. With REDIS_URL set, revocations
 also go to the app's Redis denylist. Revoking a key also revokes every token minted from it.`;
@@ -35,6 +38,7 @@ async function run(argv: string[]): Promise<number> {
       subject: { type: 'string' },
       'expires-in': { type: 'string' },
       reason: { type: 'string' },
+      grace: { type: 'string' },
       test: { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -106,6 +110,29 @@ async function run(argv: string[]): Promise<number> {
         if (!id) throw new UsageError('revoke needs a key id.');
         const key = await keys.revoke(id, values.reason);
         print(key, () => `Revoked ${key.id} (${key.name}).`);
+        return 0;
+      }
+      case 'rotate': {
+        if (!id) throw new UsageError('rotate needs a key id.');
+        const rotated = await keys.rotate(id, { grace: values.grace });
+        print(rotated, () =>
+          [
+            `Rotated ${id} to ${rotated.id} (${rotated.name}); the old key works until ${
+              values.grace === '0' ? 'now (revoked)' : 'the end of its grace period'
+            }.`,
+            '',
+            `  ${rotated.key}`,
+            '',
+            'This is the only time the key is shown. Store it now.',
+          ].join('\n'),
+        );
+        return 0;
+      }
+      case 'disable':
+      case 'enable': {
+        if (!id) throw new UsageError(`${command} needs a key id.`);
+        const key = command === 'disable' ? await keys.disable(id) : await keys.enable(id);
+        print(key, () => `${command === 'disable' ? 'Disabled' : 'Enabled'} ${key.id} (${key.name}).`);
         return 0;
       }
       default:

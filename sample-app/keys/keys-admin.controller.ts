@@ -56,6 +56,30 @@ export class KeysAdminController {
     if (reason !== undefined && typeof reason !== 'string') throw invalidRequest('reason must be a string.');
     return this.keys.revoke(id, reason);
   }
+
+  /** A new key replacing this one; the old one works for `grace` (default 24 h; 0 revokes it at once). */
+  @Post(':id/rotate')
+  @HttpCode(201)
+  @Header('Cache-Control', 'no-store')
+  rotate(@Param('id') id: string, @Body() body: unknown): Promise<CreatedApiKey> {
+    const grace = body && typeof body === 'object' ? (body as { grace?: unknown }).grace : undefined;
+    if (grace !== undefined && typeof grace !== 'string' && typeof grace !== 'number') {
+      throw invalidRequest('grace must be a duration such as "24h".');
+    }
+    return this.keys.rotate(id, { grace });
+  }
+
+  @Post(':id/disable')
+  @HttpCode(200)
+  disable(@Param('id') id: string): Promise<ApiKeyView> {
+    return this.keys.disable(id);
+  }
+
+  @Post(':id/enable')
+  @HttpCode(200)
+  enable(@Param('id') id: string): Promise<ApiKeyView> {
+    return this.keys.enable(id);
+  }
 }
 
 function toInteger(value: string | undefined, name: string): number | undefined {
