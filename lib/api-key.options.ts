@@ -49,6 +49,12 @@ export interface ApiKeyModuleOptions {
   trustedProxies?: number;
   /** Default rate limit for every key without its own. Default none. */
   rateLimit?: { limit: number; window: Duration };
+  /**
+   * Failed authentications allowed per client address (see `trustedProxies`) before the address is refused
+   * with 429 for the rest of the window, without a database read. `false` turns it off. Default
+   * `{ limit: 60, window: '1m' }`.
+   */
+  failedAuthLimit?: false | { limit: number; window: Duration };
   /** `realm` of the `WWW-Authenticate` challenge. Default `'api'`. */
   realm?: string;
   /** Receives audit events (key created/updated/revoked, authentication failed with its reason, …). */
@@ -168,6 +174,7 @@ export class ResolvedApiKeyOptions {
   queryKeyParameters: readonly string[] = DEFAULT_QUERY_KEY_PARAMETERS;
   trustedProxies = 0;
   rateLimit: ResolvedLimit | undefined = undefined;
+  failedAuthLimit: ResolvedLimit | undefined = { limit: 60, windowSeconds: 60 };
   realm = 'api';
   /** The `WWW-Authenticate` challenge sent with 401 responses: both schemes when bearer tokens are on. */
   get challenge(): string {
@@ -467,6 +474,12 @@ export function resolveOptions(
 
   if (options.rateLimit !== undefined)
     resolved.rateLimit = limitOption(problems, 'rateLimit', options.rateLimit);
+  if (options.failedAuthLimit !== undefined) {
+    resolved.failedAuthLimit =
+      options.failedAuthLimit === false
+        ? undefined
+        : limitOption(problems, 'failedAuthLimit', options.failedAuthLimit);
+  }
 
   if (options.realm !== undefined) {
     if (

@@ -208,12 +208,10 @@ function retryAfterSeconds(state: RateLimitState): number {
 
 export class RateLimitedError extends KeybridgeError {
   static override readonly code = 'rate_limited';
-  constructor(state: RateLimitState) {
-    super(
-      `Rate limit exceeded. Retry after ${retryAfterSeconds(state)} seconds.`,
-      HttpStatus.TOO_MANY_REQUESTS,
-      { headers: tooManyRequestsHeaders(state) },
-    );
+  constructor(state: RateLimitState, reason = 'Rate limit exceeded.') {
+    super(`${reason} Retry after ${retryAfterSeconds(state)} seconds.`, HttpStatus.TOO_MANY_REQUESTS, {
+      headers: tooManyRequestsHeaders(state),
+    });
   }
 }
 

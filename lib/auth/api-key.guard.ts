@@ -34,7 +34,12 @@ export class ApiKeyGuard implements CanActivate {
     try {
       this.authenticator.refuseQueryKey(exchange.request);
       bearer = this.authenticator.bearerOf(exchange.request);
-      if (bearer === undefined) key = this.keys.authenticate(this.getApiKey(exchange.request));
+      if (bearer === undefined) {
+        key = this.keys.authenticate(
+          this.getApiKey(exchange.request),
+          this.authenticator.throttleFor(exchange.request),
+        );
+      }
     } catch (error) {
       throw this.authenticator.reject(error, exchange);
     }

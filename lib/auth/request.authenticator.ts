@@ -22,6 +22,7 @@ import { ThrottledLogger } from '../logging/throttled.logger.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import { clientAddress, type IncomingRequestLike } from '../limits/client-address.util.js';
+import { FailedAuthThrottle } from '../limits/failed-auth.throttle.js';
 import { KeyLimitsService } from '../limits/key-limits.service.js';
 import { AccessTokenService } from '../tokens/access-token.service.js';
 import type { VerifiedToken } from '../tokens/verified-token.js';
@@ -55,6 +56,7 @@ export class RequestAuthenticator {
   private readonly events: KeybridgeEventEmitter;
   private readonly unavailableLog = new ThrottledLogger('Keybridge');
   private readonly queryKeyParameters: ReadonlySet<string>;
+  private readonly throttle: FailedAuthThrottle | undefined;
 
   constructor(
     private readonly reflector: Reflector,
@@ -65,6 +67,21 @@ export class RequestAuthenticator {
   ) {
     this.events = new KeybridgeEventEmitter(options.onEvent);
     this.queryKeyParameters = new Set(options.queryKeyParameters.map((name) => name.toLowerCase()));
+    if (options.failedAuthLimit) this.throttle = new FailedAuthThrottle(options.failedAuthLimit);
+  }
+
+  /**
+   * The check to run before a credential costs a database read or a signature check: 429 when the client's
+   * address has failed too often. `undefined` when throttling is off.
+   */
+  throttleFor(request: IncomingRequestLike): (() => void) | undefined {
+    const throttle = this.throttle;
+    return throttle && (() => throttle.check(this.clientIp(request)));
+  }
+
+  /** Counts a failed authentication against the client's address. */
+  countFailure(request: IncomingRequestLike): void {
+    this.throttle?.fail(this.clientIp(request));
   }
 
   /**
@@ -181,7 +198,7 @@ export class RequestAuthenticator {
   ): true | Promise<true> {
     let verified: VerifiedToken | Promise<VerifiedToken>;
     try {
-      verified = this.tokens.authenticate(token);
+      verified = this.tokens.authenticate(token, this.throttleFor(exchange.request));
     } catch (error) {
       throw this.reject(error, exchange);
     }
@@ -285,6 +302,9 @@ export class RequestAuthenticator {
     const refusal = error instanceof KeybridgeError ? error : this.unexpected(error);
     if (refusal instanceof AuthUnavailableError) this.noteUnavailable(refusal);
     setResponseHeaders(exchange.response, refusal.headers);
+    if (refusal instanceof InvalidApiKeyError || refusal instanceof InvalidTokenError) {
+      this.countFailure(exchange.request);
+    }
     if (this.events.enabled) this.emitRefusal(refusal, exchange.request, keyId);
     return refusal;
   }
@@ -361,6 +381,8 @@ export class RequestAuthenticator {
         ip,
         at,
       });
+    } else if (refusal instanceof RateLimitedError) {
+      this.events.emit({ type: 'auth.throttled', ip, at });
     } else if (refusal instanceof AuthUnavailableError) {
       this.events.emit({ type: 'auth.unavailable', message: 'key store or denylist unreachable', ip, at });
     }

@@ -29,6 +29,7 @@ export type KeybridgeEvent =
     } & EventClient)
   | ({ type: 'auth.rate_limited'; keyId: string; limit: 'rate' | 'quota'; at: Date } & EventClient)
   | ({ type: 'auth.unavailable'; message: string; at: Date } & EventClient)
+  | ({ type: 'auth.throttled'; at: Date } & EventClient)
   | ({
       type: 'token.issued';
       keyId: string;

@@ -336,7 +336,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
    * The stored key behind a presented one, or `InvalidApiKeyError` with the reason. Malformed keys are
    * refused before hashing; cached keys are answered from memory; otherwise one indexed query.
    */
-  authenticate(key: string): VerifiedKey | Promise<VerifiedKey> {
+  authenticate(key: string, beforeRead?: () => void): VerifiedKey | Promise<VerifiedKey> {
     if (typeof key !== 'string' || key.length > MAX_KEY_LENGTH) {
       throw new InvalidApiKeyError('malformed', this.options.challenge);
     }
@@ -349,6 +349,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     const shape = inspectKey(key, this.options.prefixes);
     if ('problem' in shape) throw new InvalidApiKeyError(shape.problem, this.options.challenge);
     if (this.unknown?.get(cacheKey, now)) throw new InvalidApiKeyError('unknown', this.options.challenge);
+    beforeRead?.();
     return this.load(key, cacheKey);
   }
 

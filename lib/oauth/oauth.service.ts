@@ -186,10 +186,11 @@ export class OAuthService {
     // RFC 8693 §2.2.2: an invalid or unacceptable subject_token is `invalid_request`.
     let key: VerifiedKey;
     try {
-      key = await this.keys.authenticate(subjectToken);
+      key = await this.keys.authenticate(subjectToken, this.authenticator.throttleFor(request));
     } catch (error) {
       if (!(error instanceof InvalidApiKeyError)) throw error;
       this.noteFailure(error, ip);
+      this.authenticator.countFailure(request);
       throw new OAuthError('invalid_request', 'The subject_token is not a valid API key.');
     }
     if ((client && client.id !== key.id) || (!client && claimedId !== undefined && claimedId !== key.id)) {
@@ -295,10 +296,11 @@ export class OAuthService {
       });
     let key: VerifiedKey;
     try {
-      key = await this.keys.authenticate(client.secret);
+      key = await this.keys.authenticate(client.secret, this.authenticator.throttleFor(request));
     } catch (error) {
       if (!(error instanceof InvalidApiKeyError)) throw error;
       this.noteFailure(error, ip);
+      this.authenticator.countFailure(request);
       throw invalid();
     }
     if (client.clientId !== undefined && client.clientId !== key.id) {
@@ -417,6 +419,11 @@ export class OAuthService {
   }
 
   private translate(error: unknown): OAuthError {
+    if (error instanceof RateLimitedError) {
+      return new OAuthError('rate_limited', error.message, HttpStatus.TOO_MANY_REQUESTS, {
+        ...error.headers,
+      });
+    }
     if (
       error instanceof KeybridgeError &&
       !(error instanceof AuthUnavailableError) &&

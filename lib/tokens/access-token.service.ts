@@ -97,7 +97,7 @@ export class AccessTokenService implements OnModuleInit {
    * The verified token behind a bearer value, or `InvalidTokenError` with the reason; `AuthUnavailableError`
    * when the denylist cannot vouch for it. Synchronous on a cache hit.
    */
-  authenticate(token: string): VerifiedToken | Promise<VerifiedToken> {
+  authenticate(token: string, beforeVerify?: () => void): VerifiedToken | Promise<VerifiedToken> {
     const now = this.options.clock();
     // The cache is keyed by the signature segment: unique per token, and useless without the rest, so no
     // usable token sits in memory. A CRC of the whole token tells a token apart from one with the same
@@ -105,6 +105,7 @@ export class AccessTokenService implements OnModuleInit {
     const cacheKey = this.cache ? token.slice(token.lastIndexOf('.') + 1) : '';
     const cached = cacheKey.length >= MIN_SIGNATURE_LENGTH ? this.cache?.get(cacheKey, now) : undefined;
     if (cached && cached.checksum === crc32(token)) return this.admit(cached, now);
+    beforeVerify?.();
     return this.verify(token, now).then((verified) => {
       if (cacheKey.length >= MIN_SIGNATURE_LENGTH) {
         verified.checksum = crc32(token);
