@@ -1,4 +1,4 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
@@ -10,6 +10,12 @@ import {
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { databaseOptions } from './database.config.js';
 import { HealthController } from './health.controller.js';
+import {
+  nestRequestLog,
+  REQUEST_LOG,
+  RequestLoggingMiddleware,
+  type RequestLog,
+} from './request-logging.middleware.js';
 import { KeysAdminController } from './keys/keys-admin.controller.js';
 import { Order } from './orders/order.entity.js';
 import { OrdersController } from './orders/orders.controller.js';
@@ -27,6 +33,8 @@ export interface SampleAppConfig {
   issuer?: string;
   /** With Redis, revocations are shared through it; without, through the database. */
   redisUrl?: string;
+  /** Receives one line per request (credentials redacted). Default: Nest's logger, context `HTTP`. */
+  requestLog?: RequestLog;
   /** Anything else to pass to `ApiKeyModule.forRoot()` (tests tune the cache, the clock, limits). */
   keybridge?: ApiKeyModuleOptions;
 }
@@ -38,7 +46,11 @@ function signingKeyOf(config: SampleAppConfig): SigningKeyOption {
 }
 
 @Module({})
-export class AppModule {
+export class AppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestLoggingMiddleware).forRoutes('*path');
+  }
+
   static forRoot(config: SampleAppConfig): DynamicModule {
     return {
       module: AppModule,
@@ -55,7 +67,11 @@ export class AppModule {
         }),
       ],
       controllers: [OrdersController, KeysAdminController, HealthController],
-      providers: [OrdersService, { provide: APP_FILTER, useClass: DatabaseUnavailableFilter }],
+      providers: [
+        OrdersService,
+        { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
+        { provide: REQUEST_LOG, useValue: config.requestLog ?? nestRequestLog() },
+      ],
     };
   }
 }

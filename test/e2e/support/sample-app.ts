@@ -17,6 +17,8 @@ export interface SampleAppOptions {
   issuer?: string;
   redisUrl?: string;
   signingKey?: string;
+  /** Receives the app's request log lines. Default: Nest's logger (silenced in tests). */
+  requestLog?: (line: string) => void;
 }
 
 export interface RunningApp {
@@ -48,6 +50,7 @@ export async function startSampleApp(
     signingKey: options.signingKey ?? TEST_SIGNING_KEY,
     issuer: options.issuer ?? (port ? `http://127.0.0.1:${port}` : 'http://127.0.0.1'),
     redisUrl: options.redisUrl,
+    requestLog: options.requestLog,
     logger: ['error', 'warn'],
     // Suites send many bad credentials from 127.0.0.1 on purpose; the throttle has its own suite.
     keybridge: {
