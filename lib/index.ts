@@ -52,6 +52,8 @@ export type {
   KeybridgeEventListener,
   KeybridgeEventType,
 } from './events/keybridge.events.js';
+export { allListeners, countEvents, logEvents } from './events/event.listeners.js';
+export type { EventCounter } from './events/event.listeners.js';
 
 export {
   KEYBRIDGE_MIGRATIONS,

@@ -2,7 +2,10 @@ import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } 
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
+  allListeners,
   ApiKeyModule,
+  countEvents,
+  logEvents,
   type ApiKeyModuleOptions,
   type SigningAlgorithm,
   type SigningKeyOption,
@@ -10,6 +13,7 @@ import {
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { databaseOptions } from './database.config.js';
 import { HealthController } from './health.controller.js';
+import { METRICS, MetricsController, SampleMetrics } from './metrics.controller.js';
 import {
   nestRequestLog,
   REQUEST_LOG,
@@ -52,6 +56,8 @@ export class AppModule implements NestModule {
   }
 
   static forRoot(config: SampleAppConfig): DynamicModule {
+    const metrics = new SampleMetrics();
+    const { onEvent, ...keybridge } = config.keybridge ?? {};
     return {
       module: AppModule,
       imports: [
@@ -62,15 +68,18 @@ export class AppModule implements NestModule {
           issuer: config.issuer,
           ...(config.signingKey ? { signing: signingKeyOf(config) } : {}),
           denylist: config.redisUrl ? { redis: config.redisUrl } : 'database',
-          ...config.keybridge,
+          // Every audit event is counted for /metrics, and logged unless the caller takes the events.
+          onEvent: allListeners(countEvents(metrics.events), onEvent ?? logEvents()),
+          ...keybridge,
           globalGuard: true,
         }),
       ],
-      controllers: [OrdersController, KeysAdminController, HealthController],
+      controllers: [OrdersController, KeysAdminController, HealthController, MetricsController],
       providers: [
         OrdersService,
         { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
         { provide: REQUEST_LOG, useValue: config.requestLog ?? nestRequestLog() },
+        { provide: METRICS, useValue: metrics },
       ],
     };
   }
