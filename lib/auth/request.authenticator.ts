@@ -140,14 +140,23 @@ export class RequestAuthenticator {
 
   /** Refuses a key sent in the query string: the URL, key included, lands in access logs. */
   refuseQueryKey(request: IncomingRequestLike): void {
+    const name = this.queryCredentialOf(request);
+    if (name !== undefined) throw new ApiKeyInQueryError(name, this.options.header);
+  }
+
+  /**
+   * The first query parameter that carries a credential: one of `queryKeyParameters`, or of `also`.
+   * Names compare case-insensitively: `?API_KEY=` leaks a key just as well.
+   */
+  queryCredentialOf(request: IncomingRequestLike, also?: ReadonlySet<string>): string | undefined {
     const url = request.originalUrl ?? request.url ?? '';
     const queryStart = url.indexOf('?');
-    if (queryStart === -1 || this.queryKeyParameters.size === 0) return;
-    // Names compare case-insensitively: `?API_KEY=` leaks a key just as well.
+    if (queryStart === -1 || (this.queryKeyParameters.size === 0 && !also)) return undefined;
     for (const name of new URLSearchParams(url.slice(queryStart + 1)).keys()) {
-      if (this.queryKeyParameters.has(name.toLowerCase()))
-        throw new ApiKeyInQueryError(name, this.options.header);
+      const lower = name.toLowerCase();
+      if (this.queryKeyParameters.has(lower) || also?.has(lower)) return name;
     }
+    return undefined;
   }
 
   /** The key in the configured header. Several copies of the header are refused rather than guessed between. */

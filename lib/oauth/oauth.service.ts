@@ -65,7 +65,6 @@ export class OAuthService {
   private readonly logger = new Logger('Keybridge');
   private readonly events: KeybridgeEventEmitter;
   private readonly tokenLimiter = new KeyRateLimiter();
-  private readonly queryKeyParameters: ReadonlySet<string>;
 
   constructor(
     private readonly keys: ApiKeyService,
@@ -76,7 +75,6 @@ export class OAuthService {
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {
     this.events = new KeybridgeEventEmitter(options.onEvent);
-    this.queryKeyParameters = new Set(options.queryKeyParameters.map((name) => name.toLowerCase()));
   }
 
   /** `POST /oauth/token`. */
@@ -405,17 +403,11 @@ export class OAuthService {
 
   /** RFC 6749 §2.3.1: credentials never travel in the URL, which ends up in logs. */
   private refuseCredentialsInQuery(request: OAuthRequest): void {
-    const url = request.originalUrl ?? request.url ?? '';
-    const start = url.indexOf('?');
-    if (start === -1) return;
-    for (const name of new URLSearchParams(url.slice(start + 1)).keys()) {
-      if (CREDENTIAL_PARAMETERS.has(name.toLowerCase()) || this.queryKeyParameters.has(name.toLowerCase())) {
-        throw new OAuthError(
-          'invalid_request',
-          'Credentials and tokens are not accepted in the URL, which ends up in logs: send them in the request body or the Authorization header.',
-        );
-      }
-    }
+    if (this.authenticator.queryCredentialOf(request, CREDENTIAL_PARAMETERS) === undefined) return;
+    throw new OAuthError(
+      'invalid_request',
+      'Credentials and tokens are not accepted in the URL, which ends up in logs: send them in the request body or the Authorization header.',
+    );
   }
 
   private translate(error: unknown): OAuthError {
