@@ -187,8 +187,7 @@ export class OAuthService {
       key = await this.keys.authenticate(subjectToken, this.authenticator.throttleFor(request));
     } catch (error) {
       if (!(error instanceof InvalidApiKeyError)) throw error;
-      this.noteFailure(error, ip);
-      this.authenticator.countFailure(request);
+      this.noteFailure(error, request, ip);
       throw new OAuthError('invalid_request', 'The subject_token is not a valid API key.');
     }
     if ((client && client.id !== key.id) || (!client && claimedId !== undefined && claimedId !== key.id)) {
@@ -297,8 +296,7 @@ export class OAuthService {
       key = await this.keys.authenticate(client.secret, this.authenticator.throttleFor(request));
     } catch (error) {
       if (!(error instanceof InvalidApiKeyError)) throw error;
-      this.noteFailure(error, ip);
-      this.authenticator.countFailure(request);
+      this.noteFailure(error, request, ip);
       throw invalid();
     }
     if (client.clientId !== undefined && client.clientId !== key.id) {
@@ -370,7 +368,9 @@ export class OAuthService {
     }
   }
 
-  private noteFailure(error: InvalidApiKeyError, ip: string | undefined): void {
+  /** A refused key: audited with its precise reason, and counted against the client's address. */
+  private noteFailure(error: InvalidApiKeyError, request: OAuthRequest, ip: string | undefined): void {
+    this.authenticator.countFailure(request);
     this.events.emit({
       type: 'auth.failed',
       reason: error.reason,
