@@ -6,3 +6,6 @@ export const RESOLVED_OPTIONS = Symbol('KEYBRIDGE_RESOLVED_OPTIONS');
 
 /** Injection token of the `DenylistStore` built from the `denylist` option. */
 export const DENYLIST_STORE = Symbol('KEYBRIDGE_DENYLIST_STORE');
+
+/** Injection token of the module's `RedisConnection`, or `null` without the `redis` option. */
+export const REDIS_CONNECTION = Symbol('KEYBRIDGE_REDIS_CONNECTION');

@@ -2,7 +2,12 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { API_KEY_REPOSITORY, DENYLIST_STORE, RESOLVED_OPTIONS } from './api-key.internal-constants.js';
+import {
+  API_KEY_REPOSITORY,
+  DENYLIST_STORE,
+  REDIS_CONNECTION,
+  RESOLVED_OPTIONS,
+} from './api-key.internal-constants.js';
 import {
   API_KEY_ASYNC_OPTIONS_TYPE,
   API_KEY_MODULE_OPTIONS,
@@ -33,6 +38,7 @@ import { AuthorizationServerMetadata } from './oauth/authorization-server.metada
 import { createOAuthController } from './oauth/oauth.controller.js';
 import { OAuthService } from './oauth/oauth.service.js';
 import { ScopeCatalog } from './oauth/scope.catalog.js';
+import { RedisConnection } from './redis/redis.connection.js';
 import { AccessTokenService } from './tokens/access-token.service.js';
 
 /** The entities the module stores, for apps that list entities by hand instead of `autoLoadEntities`. */
@@ -49,8 +55,20 @@ const EXPORTED = [
   OAuthService,
 ];
 
+/** The module's Redis when the `redis` option is set, connected (or reconnecting in the background). */
+async function redisConnection(options: ResolvedApiKeyOptions): Promise<RedisConnection | null> {
+  if (!options.redis) return null;
+  const connection = new RedisConnection(options.redis, options.storeTimeoutMs);
+  await connection.connect();
+  return connection;
+}
+
 /** The store the `denylist` option names. */
-function denylistStore(options: ResolvedApiKeyOptions, dataSource: DataSource): DenylistStore {
+function denylistStore(
+  options: ResolvedApiKeyOptions,
+  dataSource: DataSource,
+  redis: RedisConnection | null,
+): DenylistStore {
   const { denylist } = options;
   // Without bearer tokens the key table alone decides (within the cache ttl): nothing to poll or subscribe to.
   if (!options.tokens.enabled && denylist.kind !== 'custom') return new MemoryDenylistStore(options.clock);
@@ -64,7 +82,7 @@ function denylistStore(options: ResolvedApiKeyOptions, dataSource: DataSource): 
         clock: options.clock,
       });
     case 'redis':
-      return new RedisDenylistStore(denylist.options, options.storeTimeoutMs, options.clock);
+      return new RedisDenylistStore(denylist.options ?? redis!, options.storeTimeoutMs, options.clock);
     case 'custom':
       return denylist.store;
   }
@@ -103,10 +121,11 @@ export class ApiKeyModule extends ConfigurableApiKeyModule {
         useFactory: (dataSource: DataSource) => dataSource.getRepository(ApiKeyEntity),
         inject: [dataSourceToken],
       },
+      { provide: REDIS_CONNECTION, useFactory: redisConnection, inject: [RESOLVED_OPTIONS] },
       {
         provide: DENYLIST_STORE,
         useFactory: denylistStore,
-        inject: [RESOLVED_OPTIONS, dataSourceToken],
+        inject: [RESOLVED_OPTIONS, dataSourceToken, REDIS_CONNECTION],
       },
       TokenDenylist,
       AccessTokenService,

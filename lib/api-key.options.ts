@@ -2,6 +2,7 @@ import { DEFAULT_API_KEY_HEADER, DEFAULT_QUERY_KEY_PARAMETERS } from './api-key.
 import { MAX_TIMER_MS, parseDuration, type Duration } from './duration.util.js';
 import type { DenylistStore } from './denylist/denylist-store.interface.js';
 import type { RedisDenylistOptions } from './denylist/redis-denylist.store.js';
+import type { KeybridgeRedisOptions } from './redis/redis.connection.js';
 import { InvalidOptionsError } from './errors.js';
 import type { KeybridgeEventListener } from './events/keybridge.events.js';
 import {
@@ -85,11 +86,19 @@ export interface ApiKeyModuleOptions {
   /** Verified-token cache, bounded in entries; an entry never outlives its token. `false` turns it off. Default `{ max: 10000 }`. */
   tokenCache?: false | { max?: number };
   /**
-   * Where revocations are kept: `'memory'` (one process, lost on restart), `'database'` (the app's database,
-   * polled every `denylistPollInterval`), `{ redis }` (shared and pushed by pub/sub), or your own
-   * `DenylistStore`. Default `'database'`.
+   * Redis shared by the instances of the app: `redis://…`, or `{ connection, keyPrefix, onOutage }`. With it,
+   * per-key rate limits, token-minting limits and failed-authentication counts are counted in Redis (one
+   * limit across all instances), every change to a key is published so each instance drops it from its
+   * verified-key cache at once, and the denylist lives there unless `denylist` says otherwise.
    */
-  denylist?: 'memory' | 'database' | RedisDenylistOptions | DenylistStore;
+  redis?: string | KeybridgeRedisOptions;
+  /**
+   * Where revocations are kept: `'memory'` (one process, lost on restart), `'database'` (the app's database,
+   * polled every `denylistPollInterval`), `'redis'` (the `redis` option's server, pushed by pub/sub),
+   * `{ redis, keyPrefix? }` (a Redis of its own), or your own `DenylistStore`. Default `'redis'` when the
+   * `redis` option is set, else `'database'`.
+   */
+  denylist?: 'memory' | 'database' | 'redis' | RedisDenylistOptions | DenylistStore;
   /** How often the database denylist reads new revocations. Default `'1s'`. */
   denylistPollInterval?: Duration;
   /**
@@ -157,8 +166,13 @@ export interface ResolvedTokenOptions {
 export type ResolvedDenylist =
   | { kind: 'memory' }
   | { kind: 'database'; pollMs: number }
-  | { kind: 'redis'; options: RedisDenylistOptions }
+  /** Without `options`, on the module's `redis` connection. */
+  | { kind: 'redis'; options?: RedisDenylistOptions }
   | { kind: 'custom'; store: DenylistStore };
+
+/** The `redis` option after validation. */
+export type ResolvedRedisOptions = Required<Pick<KeybridgeRedisOptions, 'keyPrefix' | 'onOutage'>> &
+  Pick<KeybridgeRedisOptions, 'connection'>;
 
 /** The options after validation, with every default filled in. */
 export class ResolvedApiKeyOptions {
@@ -192,6 +206,7 @@ export class ResolvedApiKeyOptions {
     perKeyLimit: { limit: 60, windowSeconds: 60 },
     perAddressLimit: { limit: 300, windowSeconds: 60 },
   };
+  redis: ResolvedRedisOptions | undefined = undefined;
   denylist: ResolvedDenylist = { kind: 'database', pollMs: 1000 };
   routes: OAuthRoutes = { ...DEFAULT_OAUTH_ROUTES };
   onEvent: KeybridgeEventListener | undefined = undefined;
@@ -338,6 +353,40 @@ function resolveTokens(
   }
 }
 
+/** A `redis://` URL, ioredis options or an ioredis client. */
+function isRedisConnection(value: unknown): boolean {
+  return typeof value === 'string'
+    ? /^rediss?:\/\/./.test(value)
+    : value !== null && typeof value === 'object';
+}
+
+function resolveRedis(
+  options: ApiKeyModuleOptions,
+  resolved: ResolvedApiKeyOptions,
+  problems: string[],
+): void {
+  const option = options.redis;
+  if (option === undefined) return;
+  const {
+    connection,
+    keyPrefix = 'keybridge:',
+    onOutage = 'fail-closed',
+  } = typeof option === 'string' ? { connection: option } : ((option ?? {}) as KeybridgeRedisOptions);
+  const before = problems.length;
+  if (!isRedisConnection(connection)) {
+    problems.push(
+      'redis must be a redis:// URL, or { connection, keyPrefix?, onOutage? } whose connection is a redis:// URL, ioredis options or an ioredis client.',
+    );
+  }
+  if (typeof keyPrefix !== 'string' || keyPrefix.length > 100) {
+    problems.push('redis.keyPrefix must be a string of at most 100 characters.');
+  }
+  if (onOutage !== 'fail-closed' && onOutage !== 'local') {
+    problems.push(`redis.onOutage must be 'fail-closed' or 'local'.`);
+  }
+  if (problems.length === before) resolved.redis = { connection, keyPrefix, onOutage };
+}
+
 function resolveDenylist(
   options: ApiKeyModuleOptions,
   resolved: ResolvedApiKeyOptions,
@@ -346,14 +395,15 @@ function resolveDenylist(
   const pollMs =
     durationOption(problems, 'denylistPollInterval', options.denylistPollInterval, 50, 60_000, '"1s"') ??
     1000;
-  const option = options.denylist;
-  if (option === undefined || option === 'database') resolved.denylist = { kind: 'database', pollMs };
+  const option = options.denylist ?? (options.redis !== undefined ? 'redis' : 'database');
+  if (option === 'database') resolved.denylist = { kind: 'database', pollMs };
   else if (option === 'memory') resolved.denylist = { kind: 'memory' };
-  else if (typeof option === 'object' && option !== null && 'redis' in option) {
-    const redis = option.redis;
-    if (
-      typeof redis === 'string' ? !/^rediss?:\/\//.test(redis) : redis === null || typeof redis !== 'object'
-    ) {
+  else if (option === 'redis') {
+    if (options.redis === undefined) {
+      problems.push(`denylist 'redis' uses the redis option: set redis to the server's URL.`);
+    } else resolved.denylist = { kind: 'redis' };
+  } else if (typeof option === 'object' && option !== null && 'redis' in option) {
+    if (!isRedisConnection(option.redis)) {
       problems.push('denylist.redis must be a redis:// URL, ioredis options or an ioredis client.');
     } else if (option.keyPrefix !== undefined && typeof option.keyPrefix !== 'string') {
       problems.push('denylist.keyPrefix must be a string.');
@@ -367,7 +417,7 @@ function resolveDenylist(
   ) {
     resolved.denylist = { kind: 'custom', store: option as DenylistStore };
   } else {
-    problems.push(`denylist must be 'memory', 'database', { redis: url } or a DenylistStore.`);
+    problems.push(`denylist must be 'memory', 'database', 'redis', { redis: url } or a DenylistStore.`);
   }
 }
 
@@ -504,6 +554,7 @@ export function resolveOptions(
 
   const production = env.NODE_ENV === 'production';
   resolveTokens(options, resolved, problems, production, oauth !== false);
+  resolveRedis(options, resolved, problems);
   resolveDenylist(options, resolved, problems);
   resolveRoutes(oauth, resolved, problems);
 

@@ -48,6 +48,8 @@ export { KeyLimitsService } from './limits/key-limits.service.js';
 export { clientAddress } from './limits/client-address.util.js';
 
 export type {
+  ChangeContext,
+  EventClient,
   KeybridgeEvent,
   KeybridgeEventListener,
   KeybridgeEventType,
@@ -76,6 +78,7 @@ export type { DatabaseDenylistOptions } from './denylist/database-denylist.store
 export { RedisDenylistStore } from './denylist/redis-denylist.store.js';
 export type { RedisDenylistOptions } from './denylist/redis-denylist.store.js';
 export { DenylistEntryEntity, DENYLIST_TABLE } from './denylist/denylist-entry.entity.js';
+export type { KeybridgeRedisOptions } from './redis/redis.connection.js';
 
 export {
   OAuthService,

@@ -1,7 +1,7 @@
-import { Inject, Injectable, Logger, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { PUBLIC_METADATA, SCOPES_METADATA } from '../api-key.constants.js';
-import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import {
   AmbiguousCredentialsError,
@@ -24,6 +24,7 @@ import type { VerifiedKey } from '../keys/verified-key.js';
 import { clientAddress, type IncomingRequestLike } from '../limits/client-address.util.js';
 import { FailedAuthThrottle } from '../limits/failed-auth.throttle.js';
 import { KeyLimitsService } from '../limits/key-limits.service.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
 import { AccessTokenService } from '../tokens/access-token.service.js';
 import type { VerifiedToken } from '../tokens/verified-token.js';
 import { setResponseHeaders } from './http-response.util.js';
@@ -64,10 +65,13 @@ export class RequestAuthenticator {
     private readonly limits: KeyLimitsService,
     private readonly tokens: AccessTokenService,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+    @Optional() @Inject(REDIS_CONNECTION) redis: RedisConnection | null = null,
   ) {
     this.events = new KeybridgeEventEmitter(options.onEvent);
     this.queryKeyParameters = new Set(options.queryKeyParameters.map((name) => name.toLowerCase()));
-    if (options.failedAuthLimit) this.throttle = new FailedAuthThrottle(options.failedAuthLimit);
+    if (options.failedAuthLimit) {
+      this.throttle = new FailedAuthThrottle(options.failedAuthLimit, redis, options.storeTimeoutMs);
+    }
   }
 
   /**

@@ -5,13 +5,36 @@ export interface EventClient {
   ip?: string;
 }
 
+/**
+ * Who changed a key, as the caller of `ApiKeyService` tells it: the client address and whoever acted (for
+ * example the id of the admin key used). Both optional: a change from a script has neither.
+ */
+export interface ChangeContext extends EventClient {
+  actor?: string;
+}
+
+/** The fields of a `ChangeContext` that go into an event, and nothing else a caller's object may carry. */
+export function changeContext(context: ChangeContext | undefined): ChangeContext {
+  if (!context) return {};
+  const fields: ChangeContext = {};
+  if (typeof context.ip === 'string') fields.ip = context.ip;
+  if (typeof context.actor === 'string') fields.actor = context.actor;
+  return fields;
+}
+
 export type KeybridgeEvent =
-  | { type: 'key.created'; keyId: string; subject: string; scopes: readonly string[]; at: Date }
-  | { type: 'key.updated'; keyId: string; changes: readonly string[]; at: Date }
-  | { type: 'key.revoked'; keyId: string; reason: string | null; at: Date }
-  | { type: 'key.rotated'; keyId: string; newKeyId: string; graceEndsAt: Date; at: Date }
-  | { type: 'key.disabled'; keyId: string; at: Date }
-  | { type: 'key.enabled'; keyId: string; at: Date }
+  | ({
+      type: 'key.created';
+      keyId: string;
+      subject: string;
+      scopes: readonly string[];
+      at: Date;
+    } & ChangeContext)
+  | ({ type: 'key.updated'; keyId: string; changes: readonly string[]; at: Date } & ChangeContext)
+  | ({ type: 'key.revoked'; keyId: string; reason: string | null; at: Date } & ChangeContext)
+  | ({ type: 'key.rotated'; keyId: string; newKeyId: string; graceEndsAt: Date; at: Date } & ChangeContext)
+  | ({ type: 'key.disabled'; keyId: string; at: Date } & ChangeContext)
+  | ({ type: 'key.enabled'; keyId: string; at: Date } & ChangeContext)
   | ({
       type: 'auth.failed';
       reason:

@@ -3,16 +3,21 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnModuleDestroy,
+  type OnModuleInit,
 } from '@nestjs/common';
 import type { QueryDeepPartialEntity, Repository } from 'typeorm';
-import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { API_KEY_REPOSITORY, REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFoundError } from '../errors.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import { parseDuration, type Duration } from '../duration.util.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
+import { changeContext, type ChangeContext } from '../events/keybridge.events.js';
+import { KeyChangeFeed } from '../redis/key-change.feed.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
 import { randomBase62 } from './base62.util.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
 import { generateKey, inspectKey, keyHint, MAX_KEY_LENGTH } from './api-key.format.js';
@@ -38,7 +43,7 @@ const KEY_ID_PATTERN = /^key_[0-9A-Za-z]{1,36}$/;
 
 /** Creates, reads, changes, revokes and verifies API keys. Inject it anywhere once the module is imported. */
 @Injectable()
-export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown {
+export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly hasher: ApiKeyHasher;
   private readonly verified: TtlCache<VerifiedKey> | undefined;
   /** Hashes of well-formed keys the store does not hold, so a flood of them costs one query each per TTL. */
@@ -53,11 +58,14 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
   private readonly lookup: KeyHashLookup;
   private readonly events: KeybridgeEventEmitter;
   private readonly logger = new Logger('Keybridge');
+  /** With Redis: tells other instances which keys changed here, and drops what they changed. */
+  private readonly changes: KeyChangeFeed | undefined;
 
   constructor(
     @Inject(API_KEY_REPOSITORY) private readonly repository: Repository<ApiKeyEntity>,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
     private readonly denylist: TokenDenylist,
+    @Optional() @Inject(REDIS_CONNECTION) redis: RedisConnection | null = null,
   ) {
     this.hasher = new ApiKeyHasher(options.pepper);
     if (options.cache) {
@@ -68,6 +76,16 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     this.usage = new UsageRecorder(repository, options.usageFlushMs);
     this.lookup = new KeyHashLookup(repository);
     this.events = new KeybridgeEventEmitter(options.onEvent);
+    if (redis && options.cache) {
+      this.changes = new KeyChangeFeed(redis, options.storeTimeoutMs, {
+        changed: (keyId) => this.forget(keyId),
+        reset: () => this.forgetAll(),
+      });
+    }
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.changes?.start();
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -76,11 +94,15 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
 
   /** The last write of usage counts, after every module is destroyed and before the data source closes. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.changes?.stop();
     await this.usage.close();
   }
 
-  /** Creates a key. The returned `key` is the only time the key is ever available: show it once. */
-  async create(input: CreateApiKeyInput): Promise<CreatedApiKey> {
+  /**
+   * Creates a key. The returned `key` is the only time the key is ever available: show it once. `context`
+   * (who asked, from where) goes into the audit event, as for every change below.
+   */
+  async create(input: CreateApiKeyInput, context?: ChangeContext): Promise<CreatedApiKey> {
     if (input === null || typeof input !== 'object') throw new InvalidArgumentError('Expected key settings.');
     const now = this.options.clock();
     const settings = validateSettings(
@@ -130,6 +152,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       subject: record.subject,
       scopes: record.scopes,
       at: createdAt,
+      ...changeContext(context),
     });
     return { ...this.toView(record, now), key };
   }
@@ -157,7 +180,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     return this.toView(await this.find(id), this.options.clock());
   }
 
-  async update(id: string, patch: UpdateApiKeyInput): Promise<ApiKeyView> {
+  async update(id: string, patch: UpdateApiKeyInput, context?: ChangeContext): Promise<ApiKeyView> {
     const now = this.options.clock();
     const changes = validateSettings(patch, now);
     const record = await this.find(id);
@@ -174,8 +197,14 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
         updatedAt: record.updatedAt,
       } as QueryDeepPartialEntity<ApiKeyEntity>),
     );
-    this.forget(id);
-    this.events.emit({ type: 'key.updated', keyId: id, changes: changed, at: record.updatedAt });
+    await this.changed(id);
+    this.events.emit({
+      type: 'key.updated',
+      keyId: id,
+      changes: changed,
+      at: record.updatedAt,
+      ...changeContext(context),
+    });
     return this.toView(record, now);
   }
 
@@ -183,7 +212,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
    * Revokes a key at once, and with it every token minted from it (through the denylist, so other processes
    * sharing it refuse them too). Revoking a revoked key changes nothing.
    */
-  async revoke(id: string, reason?: string): Promise<ApiKeyView> {
+  async revoke(id: string, reason?: string, context?: ChangeContext): Promise<ApiKeyView> {
     const now = this.options.clock();
     const revokedReason = reason === undefined ? null : requireText(reason, 'reason');
     const record = await this.find(id);
@@ -195,8 +224,14 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       await this.store(() =>
         this.repository.update({ id }, { revokedAt, revokedReason, updatedAt: revokedAt }),
       );
-      this.forget(id);
-      this.events.emit({ type: 'key.revoked', keyId: id, reason: revokedReason, at: record.revokedAt });
+      await this.changed(id);
+      this.events.emit({
+        type: 'key.revoked',
+        keyId: id,
+        reason: revokedReason,
+        at: record.revokedAt,
+        ...changeContext(context),
+      });
       await this.denylistKey(id);
     }
     this.forget(id);
@@ -209,7 +244,11 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
    * deadline it was given. A revoked key, a disabled key, or a key already rotated is refused with 409, and of
    * concurrent rotations of one key exactly one succeeds. The new key is returned once, like at creation.
    */
-  async rotate(id: string, options: RotateApiKeyOptions = {}): Promise<CreatedApiKey> {
+  async rotate(
+    id: string,
+    options: RotateApiKeyOptions = {},
+    context?: ChangeContext,
+  ): Promise<CreatedApiKey> {
     const now = this.options.clock();
     const graceMs = graceOf(options.grace);
     const record = await this.find(id);
@@ -271,7 +310,7 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       }
     }
     if (!claimed) throw new KeyConflictError(`API key "${id}" was rotated or revoked meanwhile.`);
-    this.forget(id);
+    await this.changed(id);
     if (graceMs === 0) await this.denylistKey(id);
     this.events.emit({
       type: 'key.rotated',
@@ -279,21 +318,22 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       newKeyId: successor.id,
       graceEndsAt,
       at: new Date(now),
+      ...changeContext(context),
     });
     return { ...this.toView(successor, now), key };
   }
 
   /** Stops a key, and the tokens minted from it, until `enable`. Disabling a disabled key changes nothing. */
-  disable(id: string): Promise<ApiKeyView> {
-    return this.setDisabled(id, true);
+  disable(id: string, context?: ChangeContext): Promise<ApiKeyView> {
+    return this.setDisabled(id, true, context);
   }
 
   /** Lets a disabled key work again. Enabling an enabled key changes nothing. */
-  enable(id: string): Promise<ApiKeyView> {
-    return this.setDisabled(id, false);
+  enable(id: string, context?: ChangeContext): Promise<ApiKeyView> {
+    return this.setDisabled(id, false, context);
   }
 
-  private async setDisabled(id: string, disabled: boolean): Promise<ApiKeyView> {
+  private async setDisabled(id: string, disabled: boolean, context?: ChangeContext): Promise<ApiKeyView> {
     const now = this.options.clock();
     const record = await this.find(id);
     if (record.revokedAt)
@@ -304,8 +344,13 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
       await this.store(() =>
         this.repository.update({ id }, { disabledAt: record.disabledAt, updatedAt: record.updatedAt }),
       );
-      this.forget(id);
-      this.events.emit({ type: disabled ? 'key.disabled' : 'key.enabled', keyId: id, at: record.updatedAt });
+      await this.changed(id);
+      this.events.emit({
+        type: disabled ? 'key.disabled' : 'key.enabled',
+        keyId: id,
+        at: record.updatedAt,
+        ...changeContext(context),
+      });
     }
     return this.toView(record, now);
   }
@@ -446,6 +491,26 @@ export class ApiKeyService implements OnModuleDestroy, BeforeApplicationShutdown
     this.generation++;
     this.verified?.deleteWhere((entry) => entry.id === keyId);
     this.byId?.delete(keyId);
+  }
+
+  private forgetAll(): void {
+    this.generation++;
+    this.verified?.clear();
+    this.unknown?.clear();
+    this.byId?.clear();
+  }
+
+  /**
+   * A key changed in the store: drop it here, and with Redis tell the other instances to. The store is the
+   * authority, so a failed publication only leaves them to notice within the cache `ttl`.
+   */
+  private async changed(keyId: string): Promise<void> {
+    this.forget(keyId);
+    await this.changes?.publish(keyId).catch((error: unknown) => {
+      this.logger.warn(
+        `Key ${keyId} changed, but other instances could not be told (${(error as Error)?.message}): they see the change within the cache ttl instead.`,
+      );
+    });
   }
 
   private async find(id: string): Promise<ApiKeyEntity> {

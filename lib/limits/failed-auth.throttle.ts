@@ -1,27 +1,31 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { ResolvedLimit } from '../api-key.options.js';
 import { RateLimitedError } from '../errors.js';
 import { TtlCache } from '../keys/ttl.cache.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
+import { KeyRateLimiter } from './key-rate.limiter.js';
 
 const MAX_TRACKED_ADDRESSES = 100_000;
 
 /**
- * Failed authentications counted per client address (on the wall clock, like the rate limits) (`rate-limiter-flexible`). An address over the limit
- * is refused with 429 before its next credential costs a database read or a signature check; credentials
- * already in the verified caches keep working, so clients sharing an address with an attacker (behind a
- * proxy that `trustedProxies` does not cover) are not all locked out.
+ * Failed authentications counted per client address (on the wall clock, like the rate limits), in memory or
+ * across instances through Redis. An address over the limit is refused with 429 before its next credential
+ * costs a database read or a signature check; credentials already in the verified caches keep working, so
+ * clients sharing an address with an attacker (behind a proxy that `trustedProxies` does not cover) are not
+ * all locked out. With Redis, each instance learns that an address is over the shared limit from its own
+ * next failure from it. The throttle is a shield, not an authorization: while Redis is unreachable it counts
+ * in memory.
  */
 export class FailedAuthThrottle {
-  private readonly counter: RateLimiterMemory;
+  private readonly counter: KeyRateLimiter;
   /** Addresses over the limit, until when: the request path reads this synchronously. */
   private readonly blocked: TtlCache<number>;
 
-  constructor(private readonly limit: ResolvedLimit) {
-    this.counter = new RateLimiterMemory({
-      points: limit.limit,
-      duration: limit.windowSeconds,
-      keyPrefix: 'keybridge:failed-auth',
-    });
+  constructor(
+    private readonly limit: ResolvedLimit,
+    redis: RedisConnection | null,
+    timeoutMs: number,
+  ) {
+    this.counter = new KeyRateLimiter('failed-auth', { redis, timeoutMs, onOutage: 'local' });
     this.blocked = new TtlCache(MAX_TRACKED_ADDRESSES, limit.windowSeconds * 1000, Date.now);
   }
 
@@ -39,10 +43,10 @@ export class FailedAuthThrottle {
   /** Counts one failure; past the limit, the address is blocked until the window ends. */
   fail(address: string | undefined): void {
     const key = address ?? 'unknown';
-    this.counter.penalty(key, 1).then(
-      (res) => {
-        if (res.consumedPoints <= this.limit.limit) return;
-        const until = Date.now() + res.msBeforeNext;
+    this.counter.consume(key, this.limit.limit, this.limit.windowSeconds).then(
+      (decision) => {
+        if (decision.allowed) return;
+        const until = Date.now() + decision.resetSeconds * 1000;
         this.blocked.set(key, until, until);
       },
       () => undefined,

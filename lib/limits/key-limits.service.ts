@@ -1,10 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Repository } from 'typeorm';
-import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { API_KEY_REPOSITORY, REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { ForbiddenOriginError, QuotaExhaustedError, RateLimitedError, rateLimitHeaders } from '../errors.js';
 import type { ApiKeyEntity } from '../keys/api-key.entity.js';
 import { storeCall } from '../keys/store-call.util.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import type { IncomingRequestLike } from './client-address.util.js';
 import { KeyRateLimiter } from './key-rate.limiter.js';
@@ -15,12 +16,15 @@ const NO_REFILL_RETRY_SECONDS = 86_400;
 /** The per-key controls applied after a key is known to be valid: origin, rate limit, quota. */
 @Injectable()
 export class KeyLimitsService {
-  private readonly rateLimiter = new KeyRateLimiter();
+  private readonly rateLimiter: KeyRateLimiter;
 
   constructor(
     @Inject(API_KEY_REPOSITORY) private readonly repository: Repository<ApiKeyEntity>,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
-  ) {}
+    @Optional() @Inject(REDIS_CONNECTION) redis: RedisConnection | null = null,
+  ) {
+    this.rateLimiter = new KeyRateLimiter('requests', { redis, timeoutMs: options.storeTimeoutMs });
+  }
 
   /** Throws `ForbiddenOriginError` when the key is restricted to addresses or referrers the request is not from. */
   checkOrigin(key: VerifiedKey, request: IncomingRequestLike, clientIp: string | undefined): void {

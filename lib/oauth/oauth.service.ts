@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions, ResolvedLimit } from '../api-key.options.js';
 import { isValidScope } from '../auth/scope.matcher.js';
 import { RequestAuthenticator } from '../auth/request.authenticator.js';
@@ -22,6 +22,7 @@ import type { IncomingRequestLike } from '../limits/client-address.util.js';
 import { KeyLimitsService } from '../limits/key-limits.service.js';
 import { KeyRateLimiter } from '../limits/key-rate.limiter.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
 import { AccessTokenService } from '../tokens/access-token.service.js';
 import { basicChallenge, presentedClient, type PresentedClient } from './client-credentials.util.js';
 import { OAuthParams } from './oauth.params.js';
@@ -64,7 +65,7 @@ export interface OAuthResponse {
 export class OAuthService {
   private readonly logger = new Logger('Keybridge');
   private readonly events: KeybridgeEventEmitter;
-  private readonly tokenLimiter = new KeyRateLimiter();
+  private readonly tokenLimiter: KeyRateLimiter;
 
   constructor(
     private readonly keys: ApiKeyService,
@@ -73,8 +74,10 @@ export class OAuthService {
     private readonly authenticator: RequestAuthenticator,
     private readonly denylist: TokenDenylist,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+    @Optional() @Inject(REDIS_CONNECTION) redis: RedisConnection | null = null,
   ) {
     this.events = new KeybridgeEventEmitter(options.onEvent);
+    this.tokenLimiter = new KeyRateLimiter('tokens', { redis, timeoutMs: options.storeTimeoutMs });
   }
 
   /** `POST /oauth/token`. */
@@ -98,14 +101,16 @@ export class OAuthService {
       const presented = this.presented(request, params);
       if (looksLikeApiKey(token, this.options.prefixes)) {
         const client = presented ? await this.authenticateClient(presented, request, ip) : undefined;
+        if (client) await this.spend(client, ip);
         const key = await this.keyIfValid(token);
         if (key && (!client || client.id === key.id))
-          await this.keys.revoke(key.id, 'revoked through the revocation endpoint');
+          await this.keys.revoke(key.id, 'revoked through the revocation endpoint', { ip, actor: key.id });
         else if (key && client)
           throw new OAuthError('unauthorized_client', 'That API key belongs to another client.');
         return ok({});
       }
       const client = await this.authenticateClient(this.requireClient(presented), request, ip);
+      await this.spend(client, ip);
       const verified = await this.tokens.inspect(token);
       if (verified) {
         if (verified.keyId !== client.id) {
@@ -132,6 +137,7 @@ export class OAuthService {
         request,
         ip,
       );
+      await this.spend(client, ip);
       if (!client.scopes.grants(INTROSPECTION_SCOPE)) {
         throw new OAuthError(
           'insufficient_scope',
@@ -193,11 +199,14 @@ export class OAuthService {
     if ((client && client.id !== key.id) || (!client && claimedId !== undefined && claimedId !== key.id)) {
       throw new OAuthError('invalid_request', 'The subject_token belongs to another client.');
     }
-    if (!client) await this.admitKey(key, request, ip);
+    if (!client) this.checkOrigin(key, request, ip);
     return this.issue(key, params, ip, 'token_exchange');
   }
 
-  /** Applies `scope` and `audience`/`resource`, the per-key limit, then signs. */
+  /**
+   * Applies `scope` and `audience`/`resource`, the minting limit and the denylist, and only then spends a unit
+   * of the key's rate limit and quota and signs: a refused request costs the key nothing.
+   */
   private async issue(
     key: VerifiedKey,
     params: OAuthParams,
@@ -213,6 +222,7 @@ export class OAuthService {
         'WWW-Authenticate': basicChallenge(this.options.realm),
       });
     }
+    await this.spend(key, ip);
     const minted = await this.tokens.mint(key, scopes, audience);
     this.keys.recordUse(key.id);
     this.events.emit({
@@ -279,7 +289,7 @@ export class OAuthService {
     );
   }
 
-  /** Checks the presented key, its claimed `client_id`, its origin restrictions and its own limits. */
+  /** Checks the presented key, its claimed `client_id` and its origin restrictions. */
   private async authenticateClient(
     client: PresentedClient,
     request: OAuthRequest,
@@ -309,26 +319,34 @@ export class OAuthService {
       });
       throw invalid();
     }
-    await this.admitKey(key, request, ip);
+    this.checkOrigin(key, request, ip);
     return key;
   }
 
-  /** The key's origin restrictions, rate limit and quota apply to the OAuth endpoints as to any route. */
-  private async admitKey(key: VerifiedKey, request: OAuthRequest, ip: string | undefined): Promise<void> {
+  /** The key's origin restrictions apply to the OAuth endpoints as to any route. */
+  private checkOrigin(key: VerifiedKey, request: OAuthRequest, ip: string | undefined): void {
+    if (!key.ipAllowList && !key.referrers) return;
     try {
-      if (key.ipAllowList || key.referrers) this.limits.checkOrigin(key, request, ip);
-      if (key.rateLimit || key.hasQuota || this.options.rateLimit) await this.limits.consume(key);
+      this.limits.checkOrigin(key, request, ip);
     } catch (error) {
-      if (error instanceof ForbiddenOriginError) {
-        this.events.emit({
-          type: 'auth.failed',
-          reason: error.reason === 'ip' ? 'forbidden_ip' : 'forbidden_referrer',
-          keyId: key.id,
-          ip,
-          at: new Date(this.options.clock()),
-        });
-        throw new OAuthError('unauthorized_client', error.message);
-      }
+      if (!(error instanceof ForbiddenOriginError)) throw error;
+      this.events.emit({
+        type: 'auth.failed',
+        reason: error.reason === 'ip' ? 'forbidden_ip' : 'forbidden_referrer',
+        keyId: key.id,
+        ip,
+        at: new Date(this.options.clock()),
+      });
+      throw new OAuthError('unauthorized_client', error.message);
+    }
+  }
+
+  /** One unit of the key's rate limit and quota, as for a request to any route. */
+  private async spend(key: VerifiedKey, ip: string | undefined): Promise<void> {
+    if (!key.rateLimit && !key.hasQuota && !this.options.rateLimit) return;
+    try {
+      await this.limits.consume(key);
+    } catch (error) {
       if (error instanceof RateLimitedError || error instanceof QuotaExhaustedError) {
         this.events.emit({
           type: 'auth.rate_limited',

@@ -16,6 +16,8 @@ export interface SampleAppOptions {
   port?: number;
   issuer?: string;
   redisUrl?: string;
+  /** Prefix of the Redis keys and channels (tests use a fresh one each). */
+  redisKeyPrefix?: string;
   signingKey?: string;
   /** Receives the app's request log lines. Default: Nest's logger (silenced in tests). */
   requestLog?: (line: string) => void;
@@ -50,6 +52,7 @@ export async function startSampleApp(
     signingKey: options.signingKey ?? TEST_SIGNING_KEY,
     issuer: options.issuer ?? (port ? `http://127.0.0.1:${port}` : 'http://127.0.0.1'),
     redisUrl: options.redisUrl,
+    redisKeyPrefix: options.redisKeyPrefix,
     requestLog: options.requestLog,
     logger: ['error', 'warn'],
     // Suites send many bad credentials from 127.0.0.1 on purpose; the throttle has its own suite.
