@@ -35,8 +35,13 @@ export interface SampleAppConfig {
   signingAlgorithm?: SigningAlgorithm;
   /** The public URL of the app: `iss` of its tokens and base of its OAuth metadata. */
   issuer?: string;
-  /** With Redis, revocations are shared through it; without, through the database. */
+  /**
+   * With Redis, several instances share revocations, rate-limit counters and key-cache invalidation through
+   * it; without, revocations go through the database and counters stay per instance.
+   */
   redisUrl?: string;
+  /** Prefix of the Redis keys and channels. Default `keybridge:`. */
+  redisKeyPrefix?: string;
   /** Receives one line per request (credentials redacted). Default: Nest's logger, context `HTTP`. */
   requestLog?: RequestLog;
   /** Anything else to pass to `ApiKeyModule.forRoot()` (tests tune the cache, the clock, limits). */
@@ -67,7 +72,9 @@ export class AppModule implements NestModule {
           pepper: config.pepper,
           issuer: config.issuer,
           ...(config.signingKey ? { signing: signingKeyOf(config) } : {}),
-          denylist: config.redisUrl ? { redis: config.redisUrl } : 'database',
+          ...(config.redisUrl
+            ? { redis: { connection: config.redisUrl, keyPrefix: config.redisKeyPrefix } }
+            : {}),
           // Every audit event is counted for /metrics, and logged unless the caller takes the events.
           onEvent: allListeners(countEvents(metrics.events), onEvent ?? logEvents()),
           ...keybridge,

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     signingAlgorithm: process.env.KEYBRIDGE_SIGNING_ALG as SigningAlgorithm | undefined,
     issuer: process.env.KEYBRIDGE_ISSUER ?? `http://localhost:${port}`,
     redisUrl: process.env.REDIS_URL || undefined,
+    redisKeyPrefix: process.env.KEYBRIDGE_REDIS_PREFIX || undefined,
   });
   app.enableShutdownHooks();
   await app.listen(port, '0.0.0.0');

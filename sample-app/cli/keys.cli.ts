@@ -60,6 +60,7 @@ async function run(argv: string[]): Promise<number> {
       signingAlgorithm: process.env.KEYBRIDGE_SIGNING_ALG as SigningAlgorithm | undefined,
       issuer: process.env.KEYBRIDGE_ISSUER ?? 'http://localhost:3000',
       redisUrl: process.env.REDIS_URL || undefined,
+      redisKeyPrefix: process.env.KEYBRIDGE_REDIS_PREFIX || undefined,
     }),
     { logger: ['error'], abortOnError: false },
   );
