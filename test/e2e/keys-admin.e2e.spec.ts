@@ -95,6 +95,46 @@ describe.each(targetMatrix())('key administration over HTTP (%s)', (_label, data
     expect(change.body.code).toBe('key_conflict');
   });
 
+  it('audits every change with the admin key that made it and the client address, never the key', async () => {
+    const adminId = (await running.keys.list({ limit: 1000 })).find((k) => k.name === 'admin')!.id;
+    const from = running.events.length;
+    const created = await as(admin)
+      .post('/keys')
+      .send({ name: 'audited', scopes: ['orders:read'] })
+      .expect(201);
+    const { id, key } = created.body as { id: string; key: string };
+    await as(admin).patch(`/keys/${id}`).send({ name: 'audited again' }).expect(200);
+    await as(admin).post(`/keys/${id}/disable`).expect(200);
+    await as(admin).post(`/keys/${id}/enable`).expect(200);
+    const rotated = await as(admin).post(`/keys/${id}/rotate`).send({ grace: '1h' }).expect(201);
+    await as(admin).post(`/keys/${id}/revoke`).send({ reason: 'done' }).expect(200);
+
+    const changes = running.events.slice(from).filter((event) => event.type.startsWith('key.'));
+    expect(changes.map((event) => event.type)).toEqual([
+      'key.created',
+      'key.updated',
+      'key.disabled',
+      'key.enabled',
+      'key.rotated',
+      'key.revoked',
+    ]);
+    for (const event of changes) {
+      expect(event).toMatchObject({ keyId: id, ip: '127.0.0.1', actor: adminId });
+    }
+    const text = JSON.stringify(changes);
+    expect(text).not.toContain(key);
+    expect(text).not.toContain(rotated.body.key);
+  });
+
+  it('audits a key revoked through RFC 7009 as its own doing, with the client address', async () => {
+    const { id, key } = await running.keys.create({ name: 'self-revoked', scopes: ['orders:read'] });
+    const from = running.events.length;
+    await request(running.url).post('/oauth/revoke').type('form').send({ token: key }).expect(200);
+    expect(running.events.slice(from)).toContainEqual(
+      expect.objectContaining({ type: 'key.revoked', keyId: id, ip: '127.0.0.1', actor: id }),
+    );
+  });
+
   it('answers bad input with 400 and unknown ids with 404, in the same error shape', async () => {
     const cases: [() => request.Test, number, string][] = [
       [
