@@ -112,6 +112,23 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %
     expect(json.stdout).not.toMatch(/kb_live_[0-9A-Za-z]{49}/);
   });
 
+  it('lists when each key was last used, as written by the running app', async () => {
+    const used = await running.keys.create({ name: 'used', scopes: ['orders:read'] });
+    const idle = await running.keys.create({ name: 'idle', scopes: ['orders:read'] });
+    await request(running.url).get('/orders').set('X-API-Key', used.key).expect(200);
+    await running.keys.flushUsage();
+
+    const listed = await keys(databaseUrl, 'list');
+    expect(listed.code).toBe(0);
+    const [header, ...rows] = listed.stdout.trim().split('\n');
+    expect(header).toMatch(/LAST USED$/);
+    const rowOf = (id: string) => rows.find((row) => row.startsWith(id))!;
+    const lastUse = rowOf(used.id).split(/\s+/).at(-1)!;
+    expect(lastUse).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(Math.abs(Date.parse(lastUse) - running.clock.now)).toBeLessThan(60_000);
+    expect(rowOf(idle.id).split(/\s+/).at(-1)).toBe('never');
+  });
+
   it('explains bad usage and unknown ids without a stack trace', async () => {
     const noName = await keys(databaseUrl, 'create', '--scopes', 'orders:read');
     expect(noName.code).toBe(2);
