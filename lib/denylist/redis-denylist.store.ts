@@ -2,6 +2,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { AuthUnavailableError } from '../errors.js';
 import { storeCall } from '../keys/store-call.util.js';
 import { ThrottledLogger } from '../logging/throttled.logger.js';
+import { ConnectionHeartbeat } from '../redis/connection.heartbeat.js';
 import { openRedis, RedisConnection, subscriberOf } from '../redis/redis.connection.js';
 import { RedisSubscription } from '../redis/redis.subscription.js';
 import { DenylistMirror } from './denylist.mirror.js';
@@ -25,6 +26,7 @@ export class RedisDenylistStore implements DenylistStore {
   private readonly mirror = new DenylistMirror();
   private readonly client: Redis;
   private readonly ownsClient: boolean;
+  private readonly heartbeat: ConnectionHeartbeat | undefined;
   private readonly subscription: RedisSubscription;
   private readonly setKey: string;
   private readonly channel: string;
@@ -42,11 +44,14 @@ export class RedisDenylistStore implements DenylistStore {
       this.setKey = options.key('denylist');
       this.connect = () => options.connect();
     } else {
-      ({ client: this.client, owned: this.ownsClient } = openRedis(options.redis));
+      ({
+        client: this.client,
+        owned: this.ownsClient,
+        heartbeat: this.heartbeat,
+      } = openRedis(options.redis, new ThrottledLogger('Keybridge')));
       this.setKey = `${options.keyPrefix ?? 'keybridge:'}denylist`;
-      const log = new ThrottledLogger('Keybridge');
-      this.client.on('error', (error: Error) => log.warn(`Redis: ${error.message}`));
       this.connect = async () => {
+        this.heartbeat?.start();
         if (this.client.status === 'wait') await this.client.connect();
       };
     }
@@ -67,6 +72,7 @@ export class RedisDenylistStore implements DenylistStore {
 
   async stop(): Promise<void> {
     this.subscription.stop();
+    this.heartbeat?.stop();
     if (this.ownsClient) this.client.disconnect();
   }
 

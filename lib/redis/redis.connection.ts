@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { storeCall } from '../keys/store-call.util.js';
 import { ThrottledLogger } from '../logging/throttled.logger.js';
+import { ConnectionHeartbeat } from './connection.heartbeat.js';
 
 /** What the `redis` option accepts beside a plain URL. */
 export interface KeybridgeRedisOptions {
@@ -23,19 +24,29 @@ export const REDIS_CONNECTION_SETTINGS = {
   // A command sent while disconnected fails at once (503) instead of waiting in a queue.
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
+  // A command answered with 503 must not be carried out later, when the link heals: a counter would be
+  // charged for a request that was refused.
+  autoResendUnfulfilledCommands: false,
   retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1000),
   lazyConnect: true,
   keepAlive: 1000,
 } satisfies RedisOptions;
 
-/** A connection made from a URL or options with the module's settings; a client is used as it is. */
-export function openRedis(redis: string | RedisOptions | Redis): { client: Redis; owned: boolean } {
+/**
+ * A connection made from a URL or options with the module's settings, watched by a heartbeat once started; a
+ * client of the caller's is used as it is (its settings and health are the caller's).
+ */
+export function openRedis(
+  redis: string | RedisOptions | Redis,
+  logger: ThrottledLogger,
+): { client: Redis; owned: boolean; heartbeat?: ConnectionHeartbeat } {
   if (redis instanceof Redis) return { client: redis, owned: false };
   const client =
     typeof redis === 'string'
       ? new Redis(redis, REDIS_CONNECTION_SETTINGS)
       : new Redis({ ...redis, ...REDIS_CONNECTION_SETTINGS });
-  return { client, owned: true };
+  client.on('error', (error: Error) => logger.warn(`Redis: ${error.message}`));
+  return { client, owned: true, heartbeat: new ConnectionHeartbeat(client, logger) };
 }
 
 /** A connection for a subscription, made like `client`; commands wait for it to connect rather than fail. */
@@ -52,6 +63,7 @@ export class RedisConnection {
   readonly keyPrefix: string;
   readonly onOutage: RedisOutagePolicy;
   private readonly owned: boolean;
+  private readonly heartbeat: ConnectionHeartbeat | undefined;
   private readonly logger = new ThrottledLogger('Keybridge');
   private connecting: Promise<void> | undefined;
 
@@ -59,10 +71,13 @@ export class RedisConnection {
     options: KeybridgeRedisOptions,
     private readonly timeoutMs: number,
   ) {
-    ({ client: this.client, owned: this.owned } = openRedis(options.connection));
+    ({
+      client: this.client,
+      owned: this.owned,
+      heartbeat: this.heartbeat,
+    } = openRedis(options.connection, this.logger));
     this.keyPrefix = options.keyPrefix ?? 'keybridge:';
     this.onOutage = options.onOutage ?? 'fail-closed';
-    this.client.on('error', (error: Error) => this.logger.warn(`Redis: ${error.message}`));
   }
 
   /**
@@ -70,6 +85,7 @@ export class RedisConnection {
    * reconnecting, and until it is back whatever needs Redis fails as its policy says.
    */
   connect(): Promise<void> {
+    this.heartbeat?.start();
     this.connecting ??= storeCall(this.timeoutMs, async () => {
       if (this.client.status === 'wait') await this.client.connect();
     }).catch(() => {
@@ -90,6 +106,7 @@ export class RedisConnection {
 
   /** After every subscription and store has stopped (Nest calls it last). */
   onApplicationShutdown(): void {
+    this.heartbeat?.stop();
     if (this.owned) this.client.disconnect();
   }
 }

@@ -1,12 +1,9 @@
 import type { Redis } from 'ioredis';
 import { storeCall } from '../keys/store-call.util.js';
 import { ThrottledLogger } from '../logging/throttled.logger.js';
+import { ConnectionHeartbeat } from './connection.heartbeat.js';
 
 const RESYNC_RETRY_MS = 500;
-/** The subscription is pinged this often… */
-const HEARTBEAT_MS = 1000;
-/** …and counts as lost after this long without an answer (a half-open connection emits no event). */
-export const SUBSCRIPTION_SILENCE_MS = 3000;
 
 export interface SubscriptionHandlers {
   /**
@@ -19,8 +16,8 @@ export interface SubscriptionHandlers {
 
 /**
  * One Redis channel followed on a connection of its own. It is live only while subscribed, caught up, and
- * heard from within `SUBSCRIPTION_SILENCE_MS` (it is pinged every second): a dropped connection, a stalled
- * server or a half-open link all make it not live until it has reconnected and caught up again.
+ * heard from within the heartbeat's silence limit (it is pinged every second): a dropped connection, a
+ * stalled server or a half-open link all make it not live until it has reconnected and caught up again.
  */
 export class RedisSubscription {
   private readonly logger = new ThrottledLogger('Keybridge');
@@ -28,10 +25,7 @@ export class RedisSubscription {
   private current = false;
   /** Bumped by every (re)sync and every disconnection: only the latest sync may declare the subscription current. */
   private epoch = 0;
-  /** When the connection last answered (monotonic milliseconds). */
-  private lastHeard = -Infinity;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private beating = false;
+  private readonly heartbeat: ConnectionHeartbeat;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
 
@@ -43,26 +37,25 @@ export class RedisSubscription {
     /** What the subscription is for, in log lines. */
     private readonly purpose: string,
   ) {
+    this.heartbeat = new ConnectionHeartbeat(connection, this.logger, () => this.lose());
     connection.on('error', (error: Error) => this.logger.warn(`Redis: ${error.message}`));
     connection.on('message', (from: string, message: string) => {
       if (from !== channel) return;
-      this.lastHeard = performance.now();
+      this.heartbeat.heard();
       handlers.message(message);
     });
     connection.on('ready', () => void this.resync());
     for (const event of ['close', 'reconnecting', 'end']) connection.on(event, () => this.lose());
-    connection.on('connect', () => (this.lastHeard = performance.now()));
   }
 
   /** Whether every message published since the last sync has been received. */
   get live(): boolean {
-    return this.current && performance.now() - this.lastHeard <= SUBSCRIPTION_SILENCE_MS;
+    return this.current && !this.heartbeat.silent;
   }
 
   /** Connects and catches up; when Redis is down, keeps trying in the background and resolves anyway. */
   async start(): Promise<void> {
-    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
-    this.heartbeat.unref();
+    this.heartbeat.start();
     try {
       await storeCall(this.timeoutMs, async () => {
         if (this.connection.status === 'wait') await this.connection.connect();
@@ -76,7 +69,7 @@ export class RedisSubscription {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     this.connection.disconnect();
   }
 
@@ -92,7 +85,7 @@ export class RedisSubscription {
         await this.handlers.resync();
       });
       if (epoch !== this.epoch) return;
-      this.lastHeard = performance.now();
+      this.heartbeat.heard();
       this.current = this.connection.status === 'ready';
     } catch (error) {
       if (epoch !== this.epoch) return;
@@ -107,23 +100,5 @@ export class RedisSubscription {
   private lose(): void {
     this.epoch++;
     this.current = false;
-  }
-
-  /** Pings the connection; one silent for `SUBSCRIPTION_SILENCE_MS` is dropped and made again. */
-  private async beat(): Promise<void> {
-    if (this.stopped || this.beating || this.connection.status !== 'ready') return;
-    this.beating = true;
-    try {
-      await storeCall(SUBSCRIPTION_SILENCE_MS, () => this.connection.ping());
-      this.lastHeard = performance.now();
-    } catch {
-      if (!this.stopped && performance.now() - this.lastHeard > SUBSCRIPTION_SILENCE_MS) {
-        this.logger.warn(`A Redis subscription went silent; reconnecting (${this.purpose} meanwhile).`);
-        this.lose();
-        this.connection.disconnect(true);
-      }
-    } finally {
-      this.beating = false;
-    }
   }
 }
