@@ -1,8 +1,9 @@
+import { Redis } from 'ioredis';
 import { DEFAULT_API_KEY_HEADER, DEFAULT_QUERY_KEY_PARAMETERS } from './api-key.constants.js';
 import { MAX_TIMER_MS, parseDuration, type Duration } from './duration.util.js';
 import type { DenylistStore } from './denylist/denylist-store.interface.js';
 import type { RedisDenylistOptions } from './denylist/redis-denylist.store.js';
-import type { KeybridgeRedisOptions } from './redis/redis.connection.js';
+import { DEFAULT_REDIS_PREFIX, type KeybridgeRedisOptions } from './redis/redis.options.js';
 import { InvalidOptionsError } from './errors.js';
 import type { KeybridgeEventListener } from './events/keybridge.events.js';
 import {
@@ -353,12 +354,21 @@ function resolveTokens(
   }
 }
 
-/** A `redis://` URL, ioredis options or an ioredis client. */
+/**
+ * A `redis://` URL, ioredis options (a plain object) or an ioredis `Redis` client of this package's ioredis.
+ * Anything else (a `Cluster`, a client of another copy of ioredis) would be read as options and quietly
+ * connect to localhost instead.
+ */
 function isRedisConnection(value: unknown): boolean {
-  return typeof value === 'string'
-    ? /^rediss?:\/\/./.test(value)
-    : value !== null && typeof value === 'object';
+  if (typeof value === 'string') return /^rediss?:\/\/./.test(value);
+  if (value instanceof Redis) return true;
+  if (value === null || typeof value !== 'object') return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
 }
+
+const REDIS_CONNECTION_HELP =
+  "a redis:// URL, ioredis options, or an ioredis Redis client made with this app's ioredis (a Cluster is not supported)";
 
 function resolveRedis(
   options: ApiKeyModuleOptions,
@@ -369,13 +379,13 @@ function resolveRedis(
   if (option === undefined) return;
   const {
     connection,
-    keyPrefix = 'keybridge:',
+    keyPrefix = DEFAULT_REDIS_PREFIX,
     onOutage = 'fail-closed',
   } = typeof option === 'string' ? { connection: option } : ((option ?? {}) as KeybridgeRedisOptions);
   const before = problems.length;
   if (!isRedisConnection(connection)) {
     problems.push(
-      'redis must be a redis:// URL, or { connection, keyPrefix?, onOutage? } whose connection is a redis:// URL, ioredis options or an ioredis client.',
+      `redis must be a redis:// URL, or { connection, keyPrefix?, onOutage? } whose connection is ${REDIS_CONNECTION_HELP}.`,
     );
   }
   if (typeof keyPrefix !== 'string' || keyPrefix.length > 100) {
@@ -404,7 +414,7 @@ function resolveDenylist(
     } else resolved.denylist = { kind: 'redis' };
   } else if (typeof option === 'object' && option !== null && 'redis' in option) {
     if (!isRedisConnection(option.redis)) {
-      problems.push('denylist.redis must be a redis:// URL, ioredis options or an ioredis client.');
+      problems.push(`denylist.redis must be ${REDIS_CONNECTION_HELP}.`);
     } else if (option.keyPrefix !== undefined && typeof option.keyPrefix !== 'string') {
       problems.push('denylist.keyPrefix must be a string.');
     } else resolved.denylist = { kind: 'redis', options: option };

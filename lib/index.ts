@@ -78,7 +78,7 @@ export type { DatabaseDenylistOptions } from './denylist/database-denylist.store
 export { RedisDenylistStore } from './denylist/redis-denylist.store.js';
 export type { RedisDenylistOptions } from './denylist/redis-denylist.store.js';
 export { DenylistEntryEntity, DENYLIST_TABLE } from './denylist/denylist-entry.entity.js';
-export type { KeybridgeRedisOptions } from './redis/redis.connection.js';
+export type { KeybridgeRedisOptions } from './redis/redis.options.js';
 
 export {
   OAuthService,

@@ -284,7 +284,7 @@ export class RequestAuthenticator {
       throw this.insufficientScope(scopes.missing(requirements.scopes), requirements, token !== undefined);
     }
     const principal = token ? token.principal : key.principal;
-    if (key.rateLimit || key.hasQuota || this.options.rateLimit) {
+    if (this.limits.applyTo(key)) {
       return this.limits.consume(key).then((headers) => {
         if (headers) setResponseHeaders(response, headers);
         return this.accept(key, principal, request);

@@ -1,9 +1,8 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { AuthUnavailableError } from '../errors.js';
 import { storeCall } from '../keys/store-call.util.js';
-import { ThrottledLogger } from '../logging/throttled.logger.js';
-import { ConnectionHeartbeat } from '../redis/connection.heartbeat.js';
-import { openRedis, RedisConnection, subscriberOf } from '../redis/redis.connection.js';
+import { RedisConnection } from '../redis/redis.connection.js';
+import { DEFAULT_REDIS_PREFIX } from '../redis/redis.options.js';
 import { RedisSubscription } from '../redis/redis.subscription.js';
 import { DenylistMirror } from './denylist.mirror.js';
 import type { DenylistStore } from './denylist-store.interface.js';
@@ -24,13 +23,11 @@ export interface RedisDenylistOptions {
  */
 export class RedisDenylistStore implements DenylistStore {
   private readonly mirror = new DenylistMirror();
-  private readonly client: Redis;
-  private readonly ownsClient: boolean;
-  private readonly heartbeat: ConnectionHeartbeat | undefined;
+  private readonly redis: RedisConnection;
+  /** Whether the store opened `redis` from its own options (and so closes it). */
+  private readonly ownsConnection: boolean;
   private readonly subscription: RedisSubscription;
   private readonly setKey: string;
-  private readonly channel: string;
-  private readonly connect: () => Promise<void>;
 
   /** From its own options, or on the module's `redis` connection. */
   constructor(
@@ -38,27 +35,18 @@ export class RedisDenylistStore implements DenylistStore {
     private readonly timeoutMs: number,
     private readonly clock: () => number,
   ) {
-    if (options instanceof RedisConnection) {
-      this.client = options.client;
-      this.ownsClient = false;
-      this.setKey = options.key('denylist');
-      this.connect = () => options.connect();
-    } else {
-      ({
-        client: this.client,
-        owned: this.ownsClient,
-        heartbeat: this.heartbeat,
-      } = openRedis(options.redis, new ThrottledLogger('Keybridge')));
-      this.setKey = `${options.keyPrefix ?? 'keybridge:'}denylist`;
-      this.connect = async () => {
-        this.heartbeat?.start();
-        if (this.client.status === 'wait') await this.client.connect();
-      };
-    }
-    this.channel = this.setKey;
+    this.ownsConnection = !(options instanceof RedisConnection);
+    this.redis =
+      options instanceof RedisConnection
+        ? options
+        : new RedisConnection(
+            { connection: options.redis, keyPrefix: options.keyPrefix ?? DEFAULT_REDIS_PREFIX },
+            timeoutMs,
+          );
+    this.setKey = this.redis.key('denylist');
     this.subscription = new RedisSubscription(
-      subscriberOf(this.client),
-      this.channel,
+      this.redis.duplicate(),
+      this.setKey,
       timeoutMs,
       { resync: () => this.reload(), message: (message) => this.receive(message) },
       'bearer tokens fail closed with 503',
@@ -66,24 +54,23 @@ export class RedisDenylistStore implements DenylistStore {
   }
 
   async start(): Promise<void> {
-    await storeCall(this.timeoutMs, this.connect).catch(() => undefined);
+    await this.redis.connect();
     await this.subscription.start();
   }
 
   async stop(): Promise<void> {
     this.subscription.stop();
-    this.heartbeat?.stop();
-    if (this.ownsClient) this.client.disconnect();
+    if (this.ownsConnection) this.redis.onApplicationShutdown();
   }
 
   async add(id: string, expiresAtMs: number): Promise<void> {
     const now = this.clock();
     await storeCall(this.timeoutMs, async () => {
-      const results = await this.client
+      const results = await this.redis.client
         .multi()
         .zadd(this.setKey, String(expiresAtMs), id)
         .zremrangebyscore(this.setKey, '-inf', String(now))
-        .publish(this.channel, JSON.stringify([id, expiresAtMs]))
+        .publish(this.setKey, JSON.stringify([id, expiresAtMs]))
         .exec();
       const failed = results?.find(([error]) => error);
       if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction was discarded');
@@ -102,7 +89,7 @@ export class RedisDenylistStore implements DenylistStore {
   /** The whole set, read after (re)subscribing. */
   private async reload(): Promise<void> {
     const now = this.clock();
-    const flat = await this.client.zrangebyscore(this.setKey, `(${now}`, '+inf', 'WITHSCORES');
+    const flat = await this.redis.client.zrangebyscore(this.setKey, `(${now}`, '+inf', 'WITHSCORES');
     for (let i = 0; i < flat.length; i += 2) this.mirror.set(flat[i], Number(flat[i + 1]));
     this.mirror.prune(now);
   }

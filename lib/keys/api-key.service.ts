@@ -11,7 +11,13 @@ import {
 import type { QueryDeepPartialEntity, Repository } from 'typeorm';
 import { API_KEY_REPOSITORY, REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
-import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFoundError } from '../errors.js';
+import {
+  AuthUnavailableError,
+  InvalidApiKeyError,
+  InvalidArgumentError,
+  KeyConflictError,
+  KeyNotFoundError,
+} from '../errors.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import { parseDuration, type Duration } from '../duration.util.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
@@ -76,11 +82,12 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
     this.usage = new UsageRecorder(repository, options.usageFlushMs);
     this.lookup = new KeyHashLookup(repository);
     this.events = new KeybridgeEventEmitter(options.onEvent);
-    if (redis && options.cache) {
-      this.changes = new KeyChangeFeed(redis, options.storeTimeoutMs, {
-        changed: (keyId) => this.forget(keyId),
-        reset: () => this.forgetAll(),
-      });
+    if (redis) {
+      this.changes = new KeyChangeFeed(
+        redis,
+        options.storeTimeoutMs,
+        options.cache ? { changed: (keyId) => this.forget(keyId), reset: () => this.forgetAll() } : undefined,
+      );
     }
   }
 
@@ -305,7 +312,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
             .where('id = :id AND rotated_to_id = :successor', { id, successor: successor.id })
             .execute(),
         ).catch(() => undefined);
-        this.forget(id);
+        await this.changed(id);
         throw error;
       }
     }
@@ -407,8 +414,11 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
     if (cached) return cached;
     let pending = this.loadingById.get(id);
     if (!pending) {
-      pending = this.readById(id).finally(() => this.loadingById.delete(id));
-      this.loadingById.set(id, pending);
+      const read = this.readById(id).finally(() => {
+        if (this.loadingById.get(id) === read) this.loadingById.delete(id);
+      });
+      pending = read;
+      this.loadingById.set(id, read);
     }
     return pending;
   }
@@ -427,8 +437,11 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
   private async load(key: string, cacheKey: string): Promise<VerifiedKey> {
     let pending = this.loading.get(cacheKey);
     if (!pending) {
-      pending = this.read(key, cacheKey).finally(() => this.loading.delete(cacheKey));
-      this.loading.set(cacheKey, pending);
+      const read = this.read(key, cacheKey).finally(() => {
+        if (this.loading.get(cacheKey) === read) this.loading.delete(cacheKey);
+      });
+      pending = read;
+      this.loading.set(cacheKey, read);
     }
     const verified = await pending;
     if (!verified) throw new InvalidApiKeyError('unknown', this.options.challenge);
@@ -469,7 +482,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
   private async denylistKey(id: string): Promise<void> {
     await this.denylist.revokeKey(id).catch((error: unknown) => {
       this.logger.warn(
-        `Key ${id} is revoked, but the denylist could not be told (${(error as Error)?.message}): other instances refuse it within the cache ttl instead.`,
+        `Key ${id} is revoked, but the denylist could not be told (${causeOf(error)}): other instances refuse it within the cache ttl instead.`,
       );
     });
   }
@@ -486,11 +499,17 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
     return verified;
   }
 
-  /** Drops a changed key from the cache and invalidates reads that started before the change. */
+  /**
+   * Drops a changed key from the cache, and invalidates reads that started before the change: their result is
+   * not cached, and requests from now on do not share them. (Reads in flight are keyed by the presented key's
+   * hash, not its id, so all of them are let go; a change is rare.)
+   */
   private forget(keyId: string): void {
     this.generation++;
     this.verified?.deleteWhere((entry) => entry.id === keyId);
     this.byId?.delete(keyId);
+    this.loading.clear();
+    this.loadingById.delete(keyId);
   }
 
   private forgetAll(): void {
@@ -498,6 +517,8 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
     this.verified?.clear();
     this.unknown?.clear();
     this.byId?.clear();
+    this.loading.clear();
+    this.loadingById.clear();
   }
 
   /**
@@ -508,7 +529,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
     this.forget(keyId);
     await this.changes?.publish(keyId).catch((error: unknown) => {
       this.logger.warn(
-        `Key ${keyId} changed, but other instances could not be told (${(error as Error)?.message}): they see the change within the cache ttl instead.`,
+        `Key ${keyId} changed, but other instances could not be told (${causeOf(error)}): they see the change within the cache ttl instead.`,
       );
     });
   }
@@ -528,6 +549,12 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
 }
 
 const MAX_GRACE_MS = 30 * 86_400_000;
+
+/** What went wrong underneath: an unavailable store's own error, not the 503's generic message. */
+function causeOf(error: unknown): string {
+  const cause = error instanceof AuthUnavailableError ? error.cause : error;
+  return (cause as Error)?.message ?? String(cause);
+}
 
 /** The grace period of a rotation in ms: default 24 h, from 0 to 30 days. */
 function graceOf(grace: Duration | undefined): number {

@@ -36,6 +36,11 @@ export class KeyLimitsService {
     }
   }
 
+  /** Whether a request with this key has anything to count: a rate limit (its own or the default) or a quota. */
+  applyTo(key: VerifiedKey): boolean {
+    return Boolean(key.rateLimit || key.hasQuota || this.options.rateLimit);
+  }
+
   /**
    * Counts the request against the key's rate limit and quota. Returns the `RateLimit-*` headers to send,
    * or throws `RateLimitedError` / `QuotaExhaustedError` (429) or `AuthUnavailableError` (503).

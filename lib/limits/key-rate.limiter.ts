@@ -7,7 +7,8 @@ import {
 import type { RateLimitState } from '../errors.js';
 import { storeCall } from '../keys/store-call.util.js';
 import { ThrottledLogger } from '../logging/throttled.logger.js';
-import type { RedisConnection, RedisOutagePolicy } from '../redis/redis.connection.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
+import type { RedisOutagePolicy } from '../redis/redis.options.js';
 
 export interface RateLimitDecision extends RateLimitState {
   allowed: boolean;

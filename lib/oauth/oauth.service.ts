@@ -101,7 +101,6 @@ export class OAuthService {
       const presented = this.presented(request, params);
       if (looksLikeApiKey(token, this.options.prefixes)) {
         const client = presented ? await this.authenticateClient(presented, request, ip) : undefined;
-        if (client) await this.spend(client, ip);
         const key = await this.keyIfValid(token);
         if (key && (!client || client.id === key.id))
           await this.keys.revoke(key.id, 'revoked through the revocation endpoint', { ip, actor: key.id });
@@ -109,8 +108,9 @@ export class OAuthService {
           throw new OAuthError('unauthorized_client', 'That API key belongs to another client.');
         return ok({});
       }
+      // Revoking only takes access away: it costs no unit of the client's rate limit or quota, so a key whose
+      // quota a thief used up can still revoke its tokens.
       const client = await this.authenticateClient(this.requireClient(presented), request, ip);
-      await this.spend(client, ip);
       const verified = await this.tokens.inspect(token);
       if (verified) {
         if (verified.keyId !== client.id) {
@@ -343,7 +343,7 @@ export class OAuthService {
 
   /** One unit of the key's rate limit and quota, as for a request to any route. */
   private async spend(key: VerifiedKey, ip: string | undefined): Promise<void> {
-    if (!key.rateLimit && !key.hasQuota && !this.options.rateLimit) return;
+    if (!this.limits.applyTo(key)) return;
     try {
       await this.limits.consume(key);
     } catch (error) {

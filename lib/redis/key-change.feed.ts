@@ -18,7 +18,8 @@ export interface KeyChangeListener {
  * whole cache is dropped once it is back.
  */
 export class KeyChangeFeed {
-  private readonly subscription: RedisSubscription;
+  /** Only an instance with a cache listens; every instance publishes. */
+  private readonly subscription: RedisSubscription | undefined;
   private readonly channel: string;
   /** Tags this instance's own publications, which it has already applied. */
   private readonly origin = randomUUID();
@@ -26,9 +27,10 @@ export class KeyChangeFeed {
   constructor(
     private readonly redis: RedisConnection,
     private readonly timeoutMs: number,
-    listener: KeyChangeListener,
+    listener: KeyChangeListener | undefined,
   ) {
     this.channel = redis.key('keys:changed');
+    if (!listener) return;
     this.subscription = new RedisSubscription(
       redis.duplicate(),
       this.channel,
@@ -46,11 +48,11 @@ export class KeyChangeFeed {
 
   async start(): Promise<void> {
     await this.redis.connect();
-    await this.subscription.start();
+    await this.subscription?.start();
   }
 
   stop(): void {
-    this.subscription.stop();
+    this.subscription?.stop();
   }
 
   /** Tells the other instances; rejects when Redis cannot be reached in time. */

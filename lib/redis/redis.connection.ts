@@ -1,62 +1,19 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { storeCall } from '../keys/store-call.util.js';
 import { ThrottledLogger } from '../logging/throttled.logger.js';
 import { ConnectionHeartbeat } from './connection.heartbeat.js';
-
-/** What the `redis` option accepts beside a plain URL. */
-export interface KeybridgeRedisOptions {
-  /** A `redis://` URL, ioredis options, or an ioredis client (used as it is and never closed by the module). */
-  connection: string | RedisOptions | Redis;
-  /** Prefix of every key and channel the module uses. Default `keybridge:`. */
-  keyPrefix?: string;
-  /**
-   * What rate limits do while Redis cannot be reached: `'fail-closed'` (default) answers requests that need a
-   * counter with 503; `'local'` counts in this instance's memory until Redis is back, so each instance allows
-   * the full limit meanwhile. Bearer tokens fail closed either way when the denylist is in Redis.
-   */
-  onOutage?: 'fail-closed' | 'local';
-}
-
-export type RedisOutagePolicy = NonNullable<KeybridgeRedisOptions['onOutage']>;
-
-/** Settings every connection the module opens is made with. */
-export const REDIS_CONNECTION_SETTINGS = {
-  // A command sent while disconnected fails at once (503) instead of waiting in a queue.
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  // A command answered with 503 must not be carried out later, when the link heals: a counter would be
-  // charged for a request that was refused.
-  autoResendUnfulfilledCommands: false,
-  retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1000),
-  lazyConnect: true,
-  keepAlive: 1000,
-} satisfies RedisOptions;
+import {
+  DEFAULT_REDIS_PREFIX,
+  REDIS_CONNECTION_SETTINGS,
+  type KeybridgeRedisOptions,
+  type RedisOutagePolicy,
+} from './redis.options.js';
 
 /**
- * A connection made from a URL or options with the module's settings, watched by a heartbeat once started; a
- * client of the caller's is used as it is (its settings and health are the caller's).
- */
-export function openRedis(
-  redis: string | RedisOptions | Redis,
-  logger: ThrottledLogger,
-): { client: Redis; owned: boolean; heartbeat?: ConnectionHeartbeat } {
-  if (redis instanceof Redis) return { client: redis, owned: false };
-  const client =
-    typeof redis === 'string'
-      ? new Redis(redis, REDIS_CONNECTION_SETTINGS)
-      : new Redis({ ...redis, ...REDIS_CONNECTION_SETTINGS });
-  client.on('error', (error: Error) => logger.warn(`Redis: ${error.message}`));
-  return { client, owned: true, heartbeat: new ConnectionHeartbeat(client, logger) };
-}
-
-/** A connection for a subscription, made like `client`; commands wait for it to connect rather than fail. */
-export function subscriberOf(client: Redis): Redis {
-  return client.duplicate({ ...REDIS_CONNECTION_SETTINGS, enableOfflineQueue: true });
-}
-
-/**
- * The module's Redis, shared by the instances of an app: one command connection for counters, publications
- * and the denylist, from which each subscription duplicates a connection of its own.
+ * One Redis for the module: a command connection for counters, publications and the denylist, from which
+ * each subscription duplicates a connection of its own. A connection the module opens is made with
+ * `REDIS_CONNECTION_SETTINGS` and watched by a heartbeat; a client of the caller's is used as it is (its
+ * settings and its health are the caller's).
  */
 export class RedisConnection {
   readonly client: Redis;
@@ -71,12 +28,18 @@ export class RedisConnection {
     options: KeybridgeRedisOptions,
     private readonly timeoutMs: number,
   ) {
-    ({
-      client: this.client,
-      owned: this.owned,
-      heartbeat: this.heartbeat,
-    } = openRedis(options.connection, this.logger));
-    this.keyPrefix = options.keyPrefix ?? 'keybridge:';
+    const { connection } = options;
+    this.owned = !(connection instanceof Redis);
+    if (connection instanceof Redis) this.client = connection;
+    else {
+      this.client =
+        typeof connection === 'string'
+          ? new Redis(connection, REDIS_CONNECTION_SETTINGS)
+          : new Redis({ ...connection, ...REDIS_CONNECTION_SETTINGS });
+      this.client.on('error', (error: Error) => this.logger.warn(`Redis: ${error.message}`));
+      this.heartbeat = new ConnectionHeartbeat(this.client, this.logger);
+    }
+    this.keyPrefix = options.keyPrefix ?? DEFAULT_REDIS_PREFIX;
     this.onOutage = options.onOutage ?? 'fail-closed';
   }
 
@@ -94,9 +57,12 @@ export class RedisConnection {
     return this.connecting;
   }
 
-  /** A connection of its own for a subscription (which cannot share the command connection). */
+  /**
+   * A connection of its own for a subscription (which cannot share the command connection), made like the
+   * command connection, except that commands wait for it to connect rather than fail.
+   */
   duplicate(): Redis {
-    return subscriberOf(this.client);
+    return this.client.duplicate({ ...REDIS_CONNECTION_SETTINGS, enableOfflineQueue: true });
   }
 
   /** The name of a key or channel under the prefix. */
@@ -104,7 +70,7 @@ export class RedisConnection {
     return `${this.keyPrefix}${name}`;
   }
 
-  /** After every subscription and store has stopped (Nest calls it last). */
+  /** Closes what the module opened, after every subscription and store has stopped (Nest calls it last). */
   onApplicationShutdown(): void {
     this.heartbeat?.stop();
     if (this.owned) this.client.disconnect();

@@ -1,5 +1,7 @@
 import request from 'supertest';
 import { generateKey, type CreatedApiKey } from 'nestjs-keybridge';
+import type { ObjectLiteral, Repository } from 'typeorm';
+import { API_KEY_REPOSITORY } from '../../lib/api-key.internal-constants.js';
 import { targetMatrix } from './support/databases.js';
 import { rawRequest } from './support/raw-http.js';
 import { startSampleApp, type RunningApp } from './support/sample-app.js';
@@ -186,6 +188,45 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
         await running.keys.revoke(key.id);
         await inFlight;
         await expectRefused(await http().get('/orders').set('X-API-Key', key.key));
+      }
+    });
+
+    it('never answers a request made after a change with a read that started before it', async () => {
+      const key = await running.keys.create({ name: 'slow read', scopes: ['orders:read'] });
+      // The first key-table lookup from now on reads the row, then is held back before it answers: a stale
+      // read in flight while the key changes.
+      const repository = running.app.get<Repository<ObjectLiteral>>(API_KEY_REPOSITORY);
+      const query = repository.query.bind(repository);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let held = false;
+      repository.query = (async (...args: Parameters<typeof query>) => {
+        const rows: unknown = await query(...args);
+        if (!held) {
+          held = true;
+          await gate;
+        }
+        return rows;
+      }) as typeof query;
+      try {
+        const before = http()
+          .get('/orders')
+          .set('X-API-Key', key.key)
+          .then((res) => res.status);
+        for (let i = 0; i < 200 && !held; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        expect(held).toBe(true);
+        await running.keys.disable(key.id);
+        const after = http()
+          .get('/orders')
+          .set('X-API-Key', key.key)
+          .then((res) => res.status);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        release();
+        expect(await before).toBe(200); // it was sent before the change
+        expect(await after).toBe(401);
+      } finally {
+        release();
+        repository.query = query;
       }
     });
 

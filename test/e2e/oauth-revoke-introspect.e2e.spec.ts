@@ -196,6 +196,22 @@ describe.each(ADAPTERS)('POST /oauth/revoke on SQLite (%s)', (adapter) => {
     );
   });
 
+  it('lets a key whose quota and rate limit are used up revoke its tokens, at no cost', async () => {
+    const drained = await running.keys.create({
+      name: 'drained',
+      scopes: ['orders:read'],
+      remaining: 2,
+      rateLimit: { limit: 2, window: '1h' },
+    });
+    const token = await mintToken(running.url, drained); // one unit of each
+    await ordersWith(running.url, token).expect(200); // the last unit of each
+    expect((await ordersWith(running.url, token)).status).toBe(429);
+
+    await revoke(running.url, drained, token).expect(200);
+    await expectRefused(running.url, token);
+    expect((await running.keys.get(drained.id)).remaining).toBe(0);
+  });
+
   it('never puts a key into an audit event', () => {
     const everything = JSON.stringify(running.events);
     for (const secret of secrets()) expect(everything).not.toContain(secret);

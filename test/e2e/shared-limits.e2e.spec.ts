@@ -217,6 +217,26 @@ function expectRateLimited(res: WatchedResponse, limit: number): void {
       message: 'Missing scopes: orders:read.',
     });
   });
+
+  it('applies on B at once a key disabled by an instance that caches nothing (an admin process)', async () => {
+    const prefix = uniqueRedisPrefix();
+    prefixes.push(prefix);
+    const options = { redisUrl: REDIS_URL, redisKeyPrefix: prefix };
+    const admin = await startSampleApp('express', databaseUrl, { cache: false }, options);
+    running.push(admin);
+    const b = await startSampleApp('express', databaseUrl, { cache: { ttl: '1h' } }, options);
+    running.push(b);
+    const key = await admin.keys.create({ name: 'disabled by admin', scopes: ['orders:read'] });
+    await withKey(b, key).expect(200);
+
+    const watch = new StatusWatch(() => withKey(b, key), 401, 200, 20);
+    await admin.keys.disable(key.id);
+    const disabledAt = Date.now();
+    await watch.stopAfter(5000);
+    expect(watch.seenAt).toBeDefined();
+    expect(watch.delayFrom(disabledAt)).toBeLessThan(BOUND_MS);
+    expect(watch.unexpected).toEqual([]);
+  });
 });
 
 /**

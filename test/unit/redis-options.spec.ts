@@ -55,6 +55,19 @@ describe('the redis option', () => {
     }
   });
 
+  it('refuses a client that is not an ioredis Redis of this app (a Cluster, another copy of ioredis)', () => {
+    // Read as options, it would quietly connect to localhost:6379 instead of the cluster.
+    class Cluster {
+      duplicate() {
+        return this;
+      }
+      status = 'wait';
+    }
+    const message = problems({ redis: { connection: new Cluster() as never } });
+    expect(message).toMatch(/a Cluster is not supported/);
+    expect(problems(untyped({ denylist: { redis: new Cluster() } }))).toMatch(/denylist\.redis must be/);
+  });
+
   it.each([
     ['an empty string', ''],
     ['a URL of another scheme', 'http://redis.internal:6379'],

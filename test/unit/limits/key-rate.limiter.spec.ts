@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { AuthUnavailableError } from '../../../lib/errors.js';
 import { KeyRateLimiter, type RateLimitDecision } from '../../../lib/limits/key-rate.limiter.js';
-import { RedisConnection, type KeybridgeRedisOptions } from '../../../lib/redis/redis.connection.js';
+import { RedisConnection } from '../../../lib/redis/redis.connection.js';
+import type { KeybridgeRedisOptions } from '../../../lib/redis/redis.options.js';
 import { TcpProxy, throughProxy } from '../../e2e/support/tcp-proxy.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL || undefined;
