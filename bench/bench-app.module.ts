@@ -7,6 +7,7 @@ import {
   BENCH_PEPPER,
   BENCH_TOKEN_TTL,
   benchDatabaseOptions,
+  type BenchRedis,
   type CacheMode,
   type DatabaseTarget,
 } from './bench.config.js';
@@ -21,10 +22,20 @@ import { BenchController } from './bench.controller.js';
  * one: the in-memory mirror of `keybridge_denylist`, polled every second), and the verified-token cache at
  * its default. Tokens live an hour so none expires during a run, and the mint limits are off: the token
  * endpoint is loaded far beyond the default 60 tokens per key and 300 per address per minute.
+ *
+ * With `redis`, the module gets the `redis` option (`{ connection, keyPrefix }`): per-key rate limits (and
+ * failed-authentication counts) are counted in Redis, and key changes are published there. The denylist
+ * stays `'database'`, named, so that between a server with Redis and one without only the counters (and
+ * the key-change subscription, idle during a run) differ.
  */
 @Module({})
 export class BenchAppModule {
-  static forRoot(target: DatabaseTarget, cache: CacheMode, signingKey: KeyObject): DynamicModule {
+  static forRoot(
+    target: DatabaseTarget,
+    cache: CacheMode,
+    signingKey: KeyObject,
+    redis?: BenchRedis,
+  ): DynamicModule {
     return {
       module: BenchAppModule,
       imports: [
@@ -38,6 +49,7 @@ export class BenchAppModule {
           tokenTtl: BENCH_TOKEN_TTL,
           denylist: 'database',
           tokenRateLimit: { perKey: false, perAddress: false },
+          ...(redis ? { redis: { connection: redis.url, keyPrefix: redis.keyPrefix } } : {}),
         }),
       ],
       controllers: [BenchController],

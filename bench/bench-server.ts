@@ -1,7 +1,7 @@
 /**
  * The child process of the benchmark. `BENCH_TASK` (JSON) says what to do:
  * - `seed`: reset the database, start the app context (the shipped migrations create the tables), store the
- *   keys, report the load keys and their ids over IPC and exit;
+ *   keys, report the load keys and their ids over IPC and exit (without Redis: it counts nothing);
  * - `serve`: start the fixture app on 127.0.0.1 (a free port), report the port, and serve until the parent
  *   sends `stop` or goes away.
  * Running the server apart from the load generator lets each use its own core.
@@ -50,7 +50,7 @@ async function seed(task: Extract<BenchTask, { mode: 'seed' }>): Promise<void> {
 }
 
 async function serve(task: ServerConfig): Promise<void> {
-  const module = BenchAppModule.forRoot(task, task.cache, signingKey());
+  const module = BenchAppModule.forRoot(task, task.cache, signingKey(), task.redis);
   const options = { logger: [...LOGGER], abortOnError: false };
   const app: INestApplication =
     task.adapter === 'fastify'

@@ -7,10 +7,18 @@ export type CacheMode = 'warm' | 'off';
 /**
  * What a configuration loads beside the unguarded baseline: `apikey` = `GET /guarded` with `X-API-Key`;
  * `bearer` = the same route with `Authorization: Bearer <access token>`; `token` = `POST /oauth/token`
- * (client_credentials, HTTP Basic), which mints and signs a new token per request.
+ * (client_credentials, HTTP Basic), which mints and signs a new token per request; `limited` = `GET /guarded`
+ * with the `X-API-Key` of a key that has a rate limit (`BENCH_RATE_LIMIT`, never reached), so every request
+ * also counts one hit in the module's rate-limit counters.
  */
-export type RouteName = 'apikey' | 'bearer' | 'token';
-export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token'];
+export type RouteName = 'apikey' | 'bearer' | 'token' | 'limited';
+export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token', 'limited'];
+/**
+ * Where the module counts per-key rate limits: `memory` = this process (the default, no `redis` option);
+ * `redis` = the module's `redis` option, one EVALSHA round trip per request of a rate-limited key.
+ */
+export type LimitsStore = 'memory' | 'redis';
+export const LIMITS_STORES: readonly LimitsStore[] = ['memory', 'redis'];
 /** A load: the unguarded baseline or one of the routes under test. */
 export type LoadName = 'unguarded' | RouteName;
 
@@ -35,6 +43,18 @@ export interface DatabaseTarget {
   keys: number;
   /** Keys created through `ApiKeyService.create` for the load to present; the rest are bulk-inserted rows. */
   loadKeys: number;
+  /**
+   * Also create, through `ApiKeyService.create`, the key of the `limited` route (with `BENCH_RATE_LIMIT`). It
+   * takes the place of one bulk-inserted row, or comes on top when `keys` leaves no room (1 key: 2 stored).
+   */
+  limitedKey?: boolean;
+}
+
+/** The module's `redis` option for a server whose rate-limit counters live in Redis. */
+export interface BenchRedis {
+  url: string;
+  /** Unique per run and server, so no two servers (or runs) share a counter, and the driver can delete them. */
+  keyPrefix: string;
 }
 
 /** One server the parent starts and measures. */
@@ -43,6 +63,9 @@ export interface ServerConfig extends DatabaseTarget {
   cache: CacheMode;
   /** The routes loaded, each interleaved with the unguarded baseline in the same rounds. */
   routes: RouteName[];
+  /** Where per-key rate limits are counted; with `redis`, `redis` holds the module's option. */
+  limits: LimitsStore;
+  redis?: BenchRedis;
 }
 
 /** What the child process is asked to do, passed as JSON in `BENCH_TASK`. */
@@ -55,6 +78,8 @@ export type ChildMessage =
       keys: string[];
       /** The ids of `keys`, in the same order: the `client_id` of the token endpoint's Basic credentials. */
       keyIds: string[];
+      /** The key of the `limited` route and its id, when `limitedKey` was asked for. */
+      limited?: { key: string; id: string };
       storedKeys: number;
       seedMs: number;
       bulkInsertMs: number;
@@ -69,6 +94,14 @@ export const BENCH_SCOPE = 'bench:read';
 export const BENCH_ISSUER = 'https://bench.keybridge.invalid';
 /** Longer than any run, so the one Bearer token minted per server never expires under load. */
 export const BENCH_TOKEN_TTL = '1h';
+
+/**
+ * The rate limit of the `limited` route's key: near the largest count the 32-bit columns hold (2³¹ − 1), over
+ * an hour. One server never gets near it (it would take 550,000 req/s), so every request is counted and none
+ * refused; an hour rather than the longest window (24 days) so that counters a crashed run leaves in Redis
+ * expire soon.
+ */
+export const BENCH_RATE_LIMIT = { limit: 2_000_000_000, window: '1h' } as const;
 
 /** TypeORM options for a bench database: the shipped migrations run at start, `synchronize` stays off. */
 export function benchDatabaseOptions(target: DatabaseTarget): TypeOrmModuleOptions {

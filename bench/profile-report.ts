@@ -50,7 +50,7 @@ const { values: args, positionals } = parseArgs({
 
 if (args.help || positionals.length !== 1) {
   console.log(
-    'Usage: node dist/bench/profile-report.js <profile.cpuprofile> [--route apikey|bearer|token] [--top n]',
+    'Usage: node dist/bench/profile-report.js <profile.cpuprofile> [--route apikey|bearer|token|limited] [--top n]',
   );
   process.exit(args.help ? 0 : 2);
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { DataSource, type QueryDeepPartialEntity } from 'typeorm';
 import { ApiKeyEntity, ApiKeyService, API_KEY_TABLE, DENYLIST_TABLE } from 'nestjs-keybridge';
-import { BENCH_SCOPE, type DatabaseTarget } from './bench.config.js';
+import { BENCH_RATE_LIMIT, BENCH_SCOPE, type DatabaseTarget } from './bench.config.js';
 
 /** Rows per multi-row INSERT: 1,000 rows × 25 columns stays under both SQLite's and PostgreSQL's bind limits. */
 const INSERT_CHUNK = 1000;
@@ -29,14 +29,21 @@ export async function resetDatabase(target: DatabaseTarget): Promise<void> {
 
 /**
  * Stores `target.keys` keys: the `loadKeys` the load presents through `ApiKeyService.create` (so they are
- * hashed and stored exactly as an app would), the others as bulk-inserted rows with random 64-hex-digit
- * hashes and otherwise valid columns. Returns the plaintext of the load keys and their ids.
+ * hashed and stored exactly as an app would), with `limitedKey` one more with `BENCH_RATE_LIMIT`, the
+ * others as bulk-inserted rows with random 64-hex-digit hashes and otherwise valid columns. Returns the
+ * plaintext of the load keys and their ids, and the rate-limited key.
  */
 export async function seedKeys(
   keys: ApiKeyService,
   dataSource: DataSource,
   target: DatabaseTarget,
-): Promise<{ keys: string[]; keyIds: string[]; storedKeys: number; bulkInsertMs: number }> {
+): Promise<{
+  keys: string[];
+  keyIds: string[];
+  limited?: { key: string; id: string };
+  storedKeys: number;
+  bulkInsertMs: number;
+}> {
   const loadKeys: string[] = [];
   const keyIds: string[] = [];
   for (let i = 0; i < target.loadKeys; i++) {
@@ -48,8 +55,19 @@ export async function seedKeys(
     loadKeys.push(created.key);
     keyIds.push(created.id);
   }
+  let limited: { key: string; id: string } | undefined;
+  if (target.limitedKey) {
+    const created = await keys.create({
+      name: 'bench rate-limited key',
+      subject: 'bench-client-limited',
+      scopes: [BENCH_SCOPE],
+      rateLimit: { ...BENCH_RATE_LIMIT },
+    });
+    limited = { key: created.key, id: created.id };
+  }
+  const created = target.loadKeys + (limited ? 1 : 0);
   const started = performance.now();
-  const others = target.keys - target.loadKeys;
+  const others = Math.max(0, target.keys - created);
   if (others > 0) {
     await dataSource.transaction(async (manager) => {
       for (let first = 0; first < others; first += INSERT_CHUNK) {
@@ -68,10 +86,11 @@ export async function seedKeys(
   await dataSource.query(target.db === 'postgres' ? `ANALYZE "${API_KEY_TABLE}"` : 'ANALYZE');
   if (target.db === 'sqlite') await dataSource.query('PRAGMA wal_checkpoint(TRUNCATE)');
   const storedKeys = await dataSource.getRepository(ApiKeyEntity).count();
-  if (storedKeys !== target.keys) {
-    throw new Error(`Seeding stored ${storedKeys} keys instead of ${target.keys}.`);
+  const expected = Math.max(target.keys, created);
+  if (storedKeys !== expected) {
+    throw new Error(`Seeding stored ${storedKeys} keys instead of ${expected}.`);
   }
-  return { keys: loadKeys, keyIds, storedKeys, bulkInsertMs };
+  return { keys: loadKeys, keyIds, ...(limited ? { limited } : {}), storedKeys, bulkInsertMs };
 }
 
 /** Keys of other apps and members: distinct ids, subjects spread over 1,000 owners, a few scope sets. */
