@@ -86,3 +86,54 @@ describe.each(ADAPTERS)('failed-authentication throttling (%s)', (adapter) => {
     }
   });
 });
+
+/**
+ * Behind one trusted proxy (`trustedProxies: 1`) the client address is the entry the proxy appended to
+ * `X-Forwarded-For`; what the client wrote to its left is ignored, so rewriting it neither escapes the throttle
+ * nor gets somebody else's address blocked. (The test's own socket plays the proxy.)
+ */
+describe.each(ADAPTERS)('failed-authentication throttling behind a proxy (%s)', (adapter) => {
+  const ATTACKER = '203.0.113.9';
+  const VICTIM = '198.51.100.7';
+  let running: RunningApp;
+
+  beforeAll(async () => {
+    running = await startSampleApp(adapter, await sqlite.fresh(), {
+      trustedProxies: 1,
+      failedAuthLimit: { limit: 3, window: '1m' },
+    });
+  });
+
+  afterAll(() => running.close());
+
+  const fromAttacker = (claimed: string) =>
+    request(running.url)
+      .get('/orders')
+      .set('X-Forwarded-For', `${claimed}, ${ATTACKER}`)
+      .set('X-API-Key', unknownKey());
+
+  it('counts an attacker who rewrites X-Forwarded-For, and never blocks the address it names', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      // A new claimed address every time, the victim's among them.
+      statuses.push((await fromAttacker(i % 2 === 0 ? VICTIM : `10.9.8.${i}`)).status);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
+    expect(statuses.slice(-2)).toEqual([429, 429]);
+    expect(running.events.at(-1)).toMatchObject({ type: 'auth.throttled', ip: ATTACKER });
+
+    // The victim's own requests come through the proxy with its address appended: not throttled.
+    const victim = await request(running.url)
+      .get('/orders')
+      .set('X-Forwarded-For', VICTIM)
+      .set('X-API-Key', unknownKey());
+    expect(victim.status).toBe(401);
+    const good = await running.keys.create({ name: 'victim', scopes: ['orders:read'] });
+    await request(running.url)
+      .get('/orders')
+      .set('X-Forwarded-For', VICTIM)
+      .set('X-API-Key', good.key)
+      .expect(200);
+  });
+});
