@@ -64,20 +64,17 @@ export class KeyRateLimiter {
   }
 
   private memory(limit: number, windowSeconds: number): RateLimiterMemory {
-    const id = `${limit}/${windowSeconds}`;
-    let limiter = this.local.get(id);
-    if (!limiter) {
-      limiter = new RateLimiterMemory({ points: limit, duration: windowSeconds, keyPrefix: this.namespace });
-      this.local.set(id, limiter);
-    }
-    return limiter;
+    return limiterFor(
+      this.local,
+      limit,
+      windowSeconds,
+      () => new RateLimiterMemory({ points: limit, duration: windowSeconds, keyPrefix: this.namespace }),
+    );
   }
 
   private redis(redis: RedisConnection, limit: number, windowSeconds: number): RateLimiterRedis {
-    const id = `${limit}/${windowSeconds}`;
-    let limiter = this.shared.get(id);
-    if (!limiter) {
-      limiter = new RateLimiterRedis({
+    return limiterFor(this.shared, limit, windowSeconds, (id) => {
+      return new RateLimiterRedis({
         storeClient: redis.client,
         points: limit,
         duration: windowSeconds,
@@ -85,10 +82,24 @@ export class KeyRateLimiter {
         // While disconnected, fail at once rather than wait in ioredis's queue.
         rejectIfRedisNotReady: true,
       });
-      this.shared.set(id, limiter);
-    }
-    return limiter;
+    });
   }
+}
+
+/** The limiter of one `(limit, window)` pair, made on first use. */
+function limiterFor<T>(
+  limiters: Map<string, T>,
+  limit: number,
+  windowSeconds: number,
+  make: (id: string) => T,
+): T {
+  const id = `${limit}/${windowSeconds}`;
+  let limiter = limiters.get(id);
+  if (!limiter) {
+    limiter = make(id);
+    limiters.set(id, limiter);
+  }
+  return limiter;
 }
 
 async function decide(limiter: RateLimiterAbstract, id: string, limit: number): Promise<RateLimitDecision> {
