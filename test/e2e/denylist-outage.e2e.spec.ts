@@ -84,9 +84,7 @@ function expectTemporarilyUnavailable(res: {
     });
 
     beforeAll(async () => {
-      const { hostname, port } = new URL(redisUrl);
-      proxy = new TcpProxy(hostname, Number(port));
-      await proxy.start();
+      proxy = await TcpProxy.startFor(redisUrl);
       prefix = uniqueRedisPrefix();
       databaseUrl = await sqlite.fresh();
       running = await startSampleApp('express', databaseUrl, optionsThrough(proxy.port));
@@ -205,9 +203,7 @@ function expectTemporarilyUnavailable(res: {
     });
 
     it('answers 503 on an instance started while Redis is unreachable, and 200 once it is reachable', async () => {
-      const { hostname, port } = new URL(redisUrl);
-      const late = new TcpProxy(hostname, Number(port));
-      await late.start();
+      const late = await TcpProxy.startFor(redisUrl);
       await late.cut();
       const second = await startSampleApp('express', databaseUrl, optionsThrough(late.port));
       try {
@@ -250,9 +246,7 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
 
     beforeAll(async () => {
       const url = await target.fresh();
-      const { hostname, port } = new URL(url);
-      proxy = new TcpProxy(hostname, Number(port));
-      await proxy.start();
+      proxy = await TcpProxy.startFor(url);
       running = await startSampleApp('express', throughProxy(url, proxy.port), {
         denylistPollInterval: `${POLL_MS}ms`,
         storeTimeout: `${STORE_TIMEOUT_MS}ms`,

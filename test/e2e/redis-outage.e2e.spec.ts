@@ -61,11 +61,17 @@ function redisOptions(
   };
 }
 
-async function startProxy(redisUrl: string): Promise<TcpProxy> {
-  const { hostname, port } = new URL(redisUrl);
-  const proxy = new TcpProxy(hostname, Number(port));
-  await proxy.start();
-  return proxy;
+/** A key with a rate limit (so it needs the Redis counter) and one without (so it does not). */
+async function limitedAndUnlimited(
+  running: RunningApp,
+): Promise<{ limited: CreatedApiKey; unlimited: CreatedApiKey }> {
+  const limited = await running.keys.create({
+    name: 'limited',
+    scopes: ['orders:read'],
+    rateLimit: RATE_LIMIT,
+  });
+  const unlimited = await running.keys.create({ name: 'unlimited', scopes: ['orders:read'] });
+  return { limited, unlimited };
 }
 
 type OutageMode = 'cut' | 'stall' | 'blackhole';
@@ -118,7 +124,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
     let revokedWatch: StatusRecorder;
 
     beforeAll(async () => {
-      proxy = await startProxy(redisUrl);
+      proxy = await TcpProxy.startFor(redisUrl);
       prefixes.push(uniqueRedisPrefix(), uniqueRedisPrefix());
       running = await startSampleApp(
         'express',
@@ -129,12 +135,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
         ...redisOptions(redisUrl, prefixes[1], proxy.port),
         failedAuthLimit: { limit: FAILED_AUTH_LIMIT, window: '1m' },
       });
-      limited = await running.keys.create({
-        name: 'limited',
-        scopes: ['orders:read'],
-        rateLimit: RATE_LIMIT,
-      });
-      unlimited = await running.keys.create({ name: 'unlimited', scopes: ['orders:read'] });
+      ({ limited, unlimited } = await limitedAndUnlimited(running));
       // Tokens of a key without a rate limit: only the denylist stands between them and the route.
       live = await mintToken(running.url, unlimited);
       revoked = await mintToken(running.url, unlimited);
@@ -282,18 +283,13 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
     let live: string;
 
     beforeAll(async () => {
-      proxy = await startProxy(redisUrl);
+      proxy = await TcpProxy.startFor(redisUrl);
       running = await startSampleApp(
         'express',
         await sqlite.fresh(),
         redisOptions(redisUrl, prefix, proxy.port, { onOutage: 'local' }),
       );
-      limited = await running.keys.create({
-        name: 'limited',
-        scopes: ['orders:read'],
-        rateLimit: RATE_LIMIT,
-      });
-      unlimited = await running.keys.create({ name: 'unlimited', scopes: ['orders:read'] });
+      ({ limited, unlimited } = await limitedAndUnlimited(running));
       live = await mintToken(running.url, unlimited);
       await withToken(running, live).expect(200);
     });
@@ -370,7 +366,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
       request(app.url).post('/orders').set('X-API-Key', key.key).send({ item: '', quantity: 0 });
 
     beforeAll(async () => {
-      proxy = await startProxy(redisUrl);
+      proxy = await TcpProxy.startFor(redisUrl);
       const databaseUrl = await sqlite.fresh();
       a = await startSampleApp('express', databaseUrl, {
         ...redisOptions(redisUrl, prefix, proxy.port),
@@ -435,7 +431,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
   (redisUrl) => {
     it('answers a rate-limited key 503 and an unlimited key 200, then 200 for both once Redis is back', async () => {
       const prefix = uniqueRedisPrefix();
-      const proxy = await startProxy(redisUrl);
+      const proxy = await TcpProxy.startFor(redisUrl);
       await proxy.cut();
       const running = await startSampleApp(
         'express',
@@ -443,12 +439,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
         redisOptions(redisUrl, prefix, proxy.port),
       );
       try {
-        const limited = await running.keys.create({
-          name: 'limited',
-          scopes: ['orders:read'],
-          rateLimit: RATE_LIMIT,
-        });
-        const unlimited = await running.keys.create({ name: 'unlimited', scopes: ['orders:read'] });
+        const { limited, unlimited } = await limitedAndUnlimited(running);
         expectAuthUnavailable(await withKey(running, limited), [limited.key]);
         await withKey(running, unlimited).expect(200);
         expectTemporarilyUnavailable(await clientCredentials(running.url, unlimited.id, unlimited.key));
@@ -491,12 +482,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
         redisOptions(redisUrl, prefix, proxy.port),
       );
       try {
-        const limited = await running.keys.create({
-          name: 'limited',
-          scopes: ['orders:read'],
-          rateLimit: RATE_LIMIT,
-        });
-        const unlimited = await running.keys.create({ name: 'unlimited', scopes: ['orders:read'] });
+        const { limited, unlimited } = await limitedAndUnlimited(running);
         const token = await mintToken(running.url, unlimited);
         await withKey(running, limited).expect(200);
         await withToken(running, token).expect(200);

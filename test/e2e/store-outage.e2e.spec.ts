@@ -38,9 +38,7 @@ const cases = servers.flatMap((server) =>
       const { databaseTargets } = await import('./support/databases.js');
       const target = databaseTargets().find((t) => t.name === server!.name)!;
       const url = await target.fresh();
-      const { hostname, port } = new URL(url);
-      proxy = new TcpProxy(hostname, Number(port));
-      await proxy.start();
+      proxy = await TcpProxy.startFor(url);
       running = await startSampleApp(adapter, throughProxy(url, proxy.port), { storeTimeout: '1500ms' });
     });
 

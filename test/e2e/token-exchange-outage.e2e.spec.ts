@@ -67,9 +67,7 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
 
     beforeAll(async () => {
       const url = await target.fresh();
-      const { hostname, port } = new URL(url);
-      proxy = new TcpProxy(hostname, Number(port));
-      await proxy.start();
+      proxy = await TcpProxy.startFor(url);
       running = await startSampleApp('express', throughProxy(url, proxy.port), {
         storeTimeout: '1s',
         denylist: 'memory',

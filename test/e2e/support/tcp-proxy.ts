@@ -17,6 +17,14 @@ export class TcpProxy {
     private readonly targetPort: number,
   ) {}
 
+  /** A proxy in front of the server of `url` (a database or Redis URL), listening. */
+  static async startFor(url: string): Promise<TcpProxy> {
+    const { hostname, port } = new URL(url);
+    const proxy = new TcpProxy(hostname, Number(port));
+    await proxy.start();
+    return proxy;
+  }
+
   async start(port = 0): Promise<number> {
     this.server = createServer((client) => {
       if (this.stalled || this.silent) {

@@ -83,9 +83,7 @@ describe('KeyRateLimiter in memory (no Redis)', () => {
   }
 
   async function proxy(): Promise<TcpProxy> {
-    const { hostname, port } = new URL(url);
-    const started = new TcpProxy(hostname, Number(port));
-    await started.start();
+    const started = await TcpProxy.startFor(url);
     proxies.push(started);
     return started;
   }
