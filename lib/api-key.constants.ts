@@ -11,3 +11,6 @@ export const PUBLIC_METADATA = 'keybridge:public';
 export const DEFAULT_QUERY_KEY_PARAMETERS: readonly string[] = Object.freeze(['api_key', 'apiKey', 'key']);
 
 export const DEFAULT_API_KEY_HEADER = 'X-API-Key';
+
+/** The scope a client needs to call the introspection endpoint. */
+export const INTROSPECTION_SCOPE = 'tokens:introspect';

@@ -27,7 +27,7 @@ import { ApiKeyStrategy } from './auth/api-key.strategy.js';
 import { RequestAuthenticator } from './auth/request.authenticator.js';
 import { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
 import { DenylistEntryEntity } from './denylist/denylist-entry.entity.js';
-import type { DenylistStore } from './denylist/denylist-store.interface.js';
+import type { DenylistStore } from './interfaces/denylist-store.interface.js';
 import { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
 import { RedisDenylistStore } from './denylist/redis-denylist.store.js';
 import { TokenDenylist } from './denylist/token.denylist.js';
@@ -37,7 +37,7 @@ import { KeyLimitsService } from './limits/key-limits.service.js';
 import { AuthorizationServerMetadata } from './oauth/authorization-server.metadata.js';
 import { createOAuthController } from './oauth/oauth.controller.js';
 import { OAuthService } from './oauth/oauth.service.js';
-import { ScopeCatalog } from './oauth/scope.catalog.js';
+import { ScopeCatalog } from './scopes/scope.catalog.js';
 import { RedisConnection } from './redis/redis.connection.js';
 import { AccessTokenService } from './tokens/access-token.service.js';
 

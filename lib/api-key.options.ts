@@ -1,17 +1,13 @@
 import { Redis } from 'ioredis';
 import { DEFAULT_API_KEY_HEADER, DEFAULT_QUERY_KEY_PARAMETERS } from './api-key.constants.js';
-import { MAX_TIMER_MS, parseDuration, type Duration } from './duration.util.js';
-import type { DenylistStore } from './denylist/denylist-store.interface.js';
+import { MAX_TIMER_MS, parseDuration, type Duration } from './common/duration.util.js';
+import type { DenylistStore } from './interfaces/denylist-store.interface.js';
 import type { RedisDenylistOptions } from './denylist/redis-denylist.store.js';
 import { DEFAULT_REDIS_PREFIX, type KeybridgeRedisOptions } from './redis/redis.options.js';
 import { InvalidOptionsError } from './errors.js';
 import type { KeybridgeEventListener } from './events/keybridge.events.js';
-import {
-  DEFAULT_KEY_PREFIXES,
-  isValidPrefix,
-  type KeyEnvironment,
-  type KeyPrefixes,
-} from './keys/api-key.format.js';
+import { DEFAULT_KEY_PREFIXES, isValidPrefix } from './keys/api-key.format.js';
+import type { KeyEnvironment, KeyPrefixes } from './interfaces/key-prefixes.interface.js';
 import {
   ephemeralKeyRing,
   readSigningKeys,

@@ -8,8 +8,9 @@ export {
   DEFAULT_QUERY_KEY_PARAMETERS,
   PUBLIC_METADATA,
   SCOPES_METADATA,
+  INTROSPECTION_SCOPE,
 } from './api-key.constants.js';
-export type { Duration } from './duration.util.js';
+export type { Duration } from './common/duration.util.js';
 
 export { ApiKeyService } from './keys/api-key.service.js';
 export { ApiKeyEntity, API_KEY_TABLE } from './keys/api-key.entity.js';
@@ -27,7 +28,7 @@ export type {
 } from './keys/api-key.types.js';
 export { DEFAULT_KEY_PREFIXES, generateKey, inspectKey } from './keys/api-key.format.js';
 export type { VerifiedKey } from './keys/verified-key.js';
-export type { KeyEnvironment, KeyPrefixes } from './keys/api-key.format.js';
+export type { KeyEnvironment, KeyPrefixes } from './interfaces/key-prefixes.interface.js';
 
 export { ApiKeyGuard } from './auth/api-key.guard.js';
 export { ApiKeyPassportGuard } from './auth/api-key-passport.guard.js';
@@ -38,14 +39,14 @@ export type {
   GuardedExchange,
   RouteRequirements,
 } from './auth/request.authenticator.js';
-export { Scopes } from './auth/scopes.decorator.js';
+export { Scopes } from './scopes/scopes.decorator.js';
 export { Public } from './auth/public.decorator.js';
 export { CurrentPrincipal } from './auth/current-principal.decorator.js';
-export type { ApiKeyPrincipal, Principal, TokenPrincipal } from './auth/principal.interface.js';
-export { GrantedScopes, isValidScope } from './auth/scope.matcher.js';
+export type { ApiKeyPrincipal, Principal, TokenPrincipal } from './interfaces/principal.interface.js';
+export { GrantedScopes, isValidScope } from './scopes/scope.matcher.js';
 
 export { KeyLimitsService } from './limits/key-limits.service.js';
-export { clientAddress } from './limits/client-address.util.js';
+export { clientAddress } from './common/client-address.util.js';
 
 export type {
   ChangeContext,
@@ -71,7 +72,7 @@ export { SIGNING_ALGORITHMS } from './tokens/signing-key.ring.js';
 export type { PublicJwk, SigningAlgorithm, SigningKeyOption } from './tokens/signing-key.ring.js';
 
 export { TokenDenylist } from './denylist/token.denylist.js';
-export type { DenylistStore } from './denylist/denylist-store.interface.js';
+export type { DenylistStore } from './interfaces/denylist-store.interface.js';
 export { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
 export { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
 export type { DatabaseDenylistOptions } from './denylist/database-denylist.store.js';
@@ -86,7 +87,6 @@ export {
   GRANT_TOKEN_EXCHANGE,
   API_KEY_TOKEN_TYPE,
   ACCESS_TOKEN_TOKEN_TYPE,
-  INTROSPECTION_SCOPE,
 } from './oauth/oauth.service.js';
 
 export {

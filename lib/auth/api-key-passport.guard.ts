@@ -3,7 +3,7 @@ import { AuthGuard } from '@nestjs/passport';
 import { API_KEY_STRATEGY } from '../api-key.constants.js';
 import { AuthUnavailableError } from '../errors.js';
 import { VerifiedKey } from '../keys/verified-key.js';
-import type { Principal } from './principal.interface.js';
+import type { Principal } from '../interfaces/principal.interface.js';
 import { RequestAuthenticator } from './request.authenticator.js';
 
 /**

@@ -5,7 +5,7 @@ import { API_KEY_STRATEGY } from '../api-key.constants.js';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
-import type { Principal } from './principal.interface.js';
+import type { Principal } from '../interfaces/principal.interface.js';
 
 /**
  * The Passport strategy `'api-key'`, for apps that compose `AuthGuard('api-key')` with other strategies.

@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Principal } from './principal.interface.js';
+import type { Principal } from '../interfaces/principal.interface.js';
 
 /** The authenticated caller of the current request (`request.user`), set by the guards. */
 export const CurrentPrincipal = createParamDecorator(

@@ -18,17 +18,17 @@ import {
   RateLimitedError,
 } from '../errors.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
-import { ThrottledLogger } from '../logging/throttled.logger.js';
+import { ThrottledLogger } from '../common/throttled.logger.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
-import { clientAddress, type IncomingRequestLike } from '../limits/client-address.util.js';
+import { clientAddress, type IncomingRequestLike } from '../common/client-address.util.js';
 import { FailedAuthThrottle } from '../limits/failed-auth.throttle.js';
 import { KeyLimitsService } from '../limits/key-limits.service.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { AccessTokenService } from '../tokens/access-token.service.js';
 import type { VerifiedToken } from '../tokens/verified-token.js';
-import { setResponseHeaders } from './http-response.util.js';
-import type { Principal } from './principal.interface.js';
+import { setResponseHeaders } from '../common/http-response.util.js';
+import type { Principal } from '../interfaces/principal.interface.js';
 
 /** What a route asks of its caller, read once per handler from `@Public()` and `@Scopes()`. */
 export interface RouteRequirements {

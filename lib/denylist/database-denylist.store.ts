@@ -1,11 +1,11 @@
 import type { Repository } from 'typeorm';
 import { AuthUnavailableError } from '../errors.js';
 import { dialectOfType, type SqlDialect } from '../migrations/migration.dialect.js';
-import { storeCall } from '../keys/store-call.util.js';
-import { ThrottledLogger } from '../logging/throttled.logger.js';
+import { storeCall } from '../common/store-call.util.js';
+import { ThrottledLogger } from '../common/throttled.logger.js';
 import { DENYLIST_TABLE, type DenylistEntryEntity } from './denylist-entry.entity.js';
 import { DenylistMirror } from './denylist.mirror.js';
-import type { DenylistStore } from './denylist-store.interface.js';
+import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
 
 /** Rows stamped up to this long before the newest one seen are read again: a commit may land after a later one. */
 const OVERLAP_MS = 60_000;

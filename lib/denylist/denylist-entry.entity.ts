@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { bigintNumber } from '../keys/api-key.entity.js';
+import { bigintNumber } from '../common/column.transformers.js';
 
 export const DENYLIST_TABLE = 'keybridge_denylist';
 

@@ -1,5 +1,5 @@
 import { DenylistMirror } from './denylist.mirror.js';
-import type { DenylistStore } from './denylist-store.interface.js';
+import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
 
 /** Revocations in this process's memory: for a single instance; they are lost on restart. */
 export class MemoryDenylistStore implements DenylistStore {

@@ -1,11 +1,11 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { AuthUnavailableError } from '../errors.js';
-import { storeCall } from '../keys/store-call.util.js';
+import { storeCall } from '../common/store-call.util.js';
 import { RedisConnection } from '../redis/redis.connection.js';
 import { DEFAULT_REDIS_PREFIX } from '../redis/redis.options.js';
 import { RedisSubscription } from '../redis/redis.subscription.js';
 import { DenylistMirror } from './denylist.mirror.js';
-import type { DenylistStore } from './denylist-store.interface.js';
+import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
 
 export interface RedisDenylistOptions {
   /** A `redis://` URL, ioredis options, or a connected client (the store duplicates it; it does not close it). */

@@ -11,8 +11,8 @@ import { API_KEY_REPOSITORY, DENYLIST_STORE, RESOLVED_OPTIONS } from '../api-key
 import { MAX_TOKEN_LIFETIME_MS, type ResolvedApiKeyOptions } from '../api-key.options.js';
 import { AuthUnavailableError } from '../errors.js';
 import type { ApiKeyEntity } from '../keys/api-key.entity.js';
-import { storeCall } from '../keys/store-call.util.js';
-import type { DenylistStore } from './denylist-store.interface.js';
+import { storeCall } from '../common/store-call.util.js';
+import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
 
 /** The longest clock tolerance the options accept. */
 const MAX_TOLERANCE_MS = 5 * 60_000;

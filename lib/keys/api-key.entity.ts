@@ -1,23 +1,8 @@
-import { Column, Entity, Index, PrimaryColumn, type ValueTransformer } from 'typeorm';
-import type { KeyEnvironment } from './api-key.format.js';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { bigintNumber, epochMilliseconds } from '../common/column.transformers.js';
+import type { KeyEnvironment } from '../interfaces/key-prefixes.interface.js';
 
 export const API_KEY_TABLE = 'keybridge_api_keys';
-
-/**
- * Instants are stored as UTC epoch milliseconds in `bigint` columns: the same on every dialect and free of the
- * session time zone (a `timestamp without time zone` written by a process in another zone would shift).
- */
-const epochMilliseconds: ValueTransformer = {
-  to: (value: Date | number | null | undefined) => (value instanceof Date ? value.getTime() : value),
-  from: (value: string | number | null) =>
-    value === null || value === undefined ? null : new Date(Number(value)),
-};
-
-/** `bigint` comes back from PostgreSQL as a string. */
-export const bigintNumber: ValueTransformer = {
-  to: (value: number | undefined) => value,
-  from: (value: string | number | null) => (value === null || value === undefined ? value : Number(value)),
-};
 
 /** A per-key rate limit: at most `limit` requests in each window of `windowSeconds`. */
 export interface KeyRateLimit {

@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import type { KeyEnvironment, KeyPrefixes } from '../interfaces/key-prefixes.interface.js';
 import { encodeBase62, isBase62, randomBase62 } from './base62.util.js';
 
 /** 43 base62 characters carry 43 × log2(62) ≈ 256.03 bits. */
@@ -8,13 +9,6 @@ export const KEY_CHECKSUM_CHARS = 6;
 /** Anything longer than this cannot be a key, whatever the prefix; it is refused before any other work. */
 export const MAX_KEY_LENGTH = 128;
 const PREFIX_PATTERN = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*_$/;
-
-export type KeyEnvironment = 'live' | 'test';
-
-export interface KeyPrefixes {
-  live: string;
-  test: string;
-}
 
 export const DEFAULT_KEY_PREFIXES: Readonly<KeyPrefixes> = Object.freeze({
   live: 'kb_live_',

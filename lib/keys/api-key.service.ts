@@ -19,7 +19,7 @@ import {
   KeyNotFoundError,
 } from '../errors.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
-import { parseDuration, type Duration } from '../duration.util.js';
+import { parseDuration, type Duration } from '../common/duration.util.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { changeContext, type ChangeContext } from '../events/keybridge.events.js';
 import { KeyChangeFeed } from '../redis/key-change.feed.js';
@@ -39,9 +39,9 @@ import type {
   VerifyResult,
 } from './api-key.types.js';
 import { requireText, validateScopes, validateSettings } from './api-key.validation.js';
-import { storeCall } from './store-call.util.js';
+import { storeCall } from '../common/store-call.util.js';
 import { KeyHashLookup } from './key-hash.lookup.js';
-import { TtlCache } from './ttl.cache.js';
+import { TtlCache } from '../common/ttl.cache.js';
 import { UsageRecorder } from './usage.recorder.js';
 import { deadlineOf, VerifiedKey } from './verified-key.js';
 

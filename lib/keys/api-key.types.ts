@@ -1,7 +1,7 @@
-import type { Duration } from '../duration.util.js';
+import type { Duration } from '../common/duration.util.js';
 import type { InvalidKeyReason } from '../errors.js';
-import type { Principal } from '../auth/principal.interface.js';
-import type { KeyEnvironment } from './api-key.format.js';
+import type { Principal } from '../interfaces/principal.interface.js';
+import type { KeyEnvironment } from '../interfaces/key-prefixes.interface.js';
 import type { KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
 
 export type ApiKeyStatus = 'active' | 'expired' | 'revoked' | 'disabled';

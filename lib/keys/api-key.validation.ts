@@ -1,8 +1,8 @@
-import { isValidScope, MAX_SCOPES_PER_KEY } from '../auth/scope.matcher.js';
-import { MAX_TIMER_MS, parseDuration } from '../duration.util.js';
+import { isValidScope, MAX_SCOPES_PER_KEY } from '../scopes/scope.matcher.js';
+import { MAX_TIMER_MS, parseDuration } from '../common/duration.util.js';
 import { InvalidArgumentError } from '../errors.js';
-import { isValidCidr } from '../limits/ip-allowlist.js';
-import { isValidReferrerPattern } from '../limits/referrer.matcher.js';
+import { isValidCidr } from './ip-allowlist.js';
+import { isValidReferrerPattern } from './referrer.matcher.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
 import type { ApiKeySettings } from './api-key.types.js';
 

@@ -1,7 +1,7 @@
-import type { ApiKeyPrincipal, Principal } from '../auth/principal.interface.js';
-import { GrantedScopes } from '../auth/scope.matcher.js';
-import { IpAllowList } from '../limits/ip-allowlist.js';
-import { ReferrerMatcher } from '../limits/referrer.matcher.js';
+import type { ApiKeyPrincipal, Principal } from '../interfaces/principal.interface.js';
+import { GrantedScopes } from '../scopes/scope.matcher.js';
+import { IpAllowList } from './ip-allowlist.js';
+import { ReferrerMatcher } from './referrer.matcher.js';
 import type { ApiKeyEntity, KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
 
 /**

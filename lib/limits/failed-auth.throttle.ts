@@ -1,6 +1,6 @@
 import type { ResolvedLimit } from '../api-key.options.js';
 import { RateLimitedError } from '../errors.js';
-import { TtlCache } from '../keys/ttl.cache.js';
+import { TtlCache } from '../common/ttl.cache.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { KeyRateLimiter } from './key-rate.limiter.js';
 

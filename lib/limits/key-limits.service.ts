@@ -4,10 +4,10 @@ import { API_KEY_REPOSITORY, REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-k
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { ForbiddenOriginError, QuotaExhaustedError, RateLimitedError, rateLimitHeaders } from '../errors.js';
 import type { ApiKeyEntity } from '../keys/api-key.entity.js';
-import { storeCall } from '../keys/store-call.util.js';
+import { storeCall } from '../common/store-call.util.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
-import type { IncomingRequestLike } from './client-address.util.js';
+import type { IncomingRequestLike } from '../common/client-address.util.js';
 import { KeyRateLimiter } from './key-rate.limiter.js';
 
 /** Seconds announced in `Retry-After` when a quota without refill is used up: it only returns if topped up. */

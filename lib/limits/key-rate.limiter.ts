@@ -5,8 +5,8 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import type { RateLimitState } from '../errors.js';
-import { storeCall } from '../keys/store-call.util.js';
-import { ThrottledLogger } from '../logging/throttled.logger.js';
+import { storeCall } from '../common/store-call.util.js';
+import { ThrottledLogger } from '../common/throttled.logger.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import type { RedisOutagePolicy } from '../redis/redis.options.js';
 

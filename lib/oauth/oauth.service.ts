@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { INTROSPECTION_SCOPE } from '../api-key.constants.js';
 import { REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions, ResolvedLimit } from '../api-key.options.js';
-import { isValidScope } from '../auth/scope.matcher.js';
+import { isValidScope } from '../scopes/scope.matcher.js';
 import { RequestAuthenticator } from '../auth/request.authenticator.js';
 import {
   AuthUnavailableError,
@@ -18,7 +19,7 @@ import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
 import { looksLikeApiKey } from '../keys/api-key.format.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
-import type { IncomingRequestLike } from '../limits/client-address.util.js';
+import type { IncomingRequestLike } from '../common/client-address.util.js';
 import { KeyLimitsService } from '../limits/key-limits.service.js';
 import { KeyRateLimiter } from '../limits/key-rate.limiter.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
@@ -32,8 +33,6 @@ export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exch
 /** RFC 8693 `subject_token_type` of an API key. */
 export const API_KEY_TOKEN_TYPE = 'urn:nestjs-keybridge:token-type:api-key';
 export const ACCESS_TOKEN_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-/** The scope a client needs to call the introspection endpoint. */
-export const INTROSPECTION_SCOPE = 'tokens:introspect';
 
 /** Parameters refused in the URL of the OAuth endpoints: they carry secrets. */
 const CREDENTIAL_PARAMETERS = new Set([

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { storeCall } from '../keys/store-call.util.js';
-import type { ThrottledLogger } from '../logging/throttled.logger.js';
+import { storeCall } from '../common/store-call.util.js';
+import type { ThrottledLogger } from '../common/throttled.logger.js';
 
 /** A connection is pinged this often… */
 const HEARTBEAT_MS = 1000;

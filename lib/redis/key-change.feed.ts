@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { storeCall } from '../keys/store-call.util.js';
+import { storeCall } from '../common/store-call.util.js';
 import type { RedisConnection } from './redis.connection.js';
 import { RedisSubscription } from './redis.subscription.js';
 

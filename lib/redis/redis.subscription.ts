@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { storeCall } from '../keys/store-call.util.js';
-import { ThrottledLogger } from '../logging/throttled.logger.js';
+import { storeCall } from '../common/store-call.util.js';
+import { ThrottledLogger } from '../common/throttled.logger.js';
 import { ConnectionHeartbeat } from './connection.heartbeat.js';
 
 const RESYNC_RETRY_MS = 500;

@@ -1,5 +1,5 @@
-import { GrantedScopes } from '../auth/scope.matcher.js';
-import type { TokenPrincipal } from '../auth/principal.interface.js';
+import { GrantedScopes } from '../scopes/scope.matcher.js';
+import type { TokenPrincipal } from '../interfaces/principal.interface.js';
 
 /** The claims of an access token minted by the module (RFC 9068 §2.2). */
 export interface AccessTokenClaims {

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { normalizeAddress } from './client-address.util.js';
+import { normalizeAddress } from '../common/client-address.util.js';
 
 /** `true` when `entry` is an IPv4 or IPv6 address or CIDR block (`10.0.0.0/8`, `2001:db8::/32`). */
 export function isValidCidr(entry: unknown): entry is string {

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { TtlCache } from '../../../lib/keys/ttl.cache.js';
+import { TtlCache } from '../../../lib/common/ttl.cache.js';
 
 describe('TtlCache', () => {
   let now: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { isValidReferrerPattern, ReferrerMatcher } from '../../../lib/limits/referrer.matcher.js';
+import { isValidReferrerPattern, ReferrerMatcher } from '../../../lib/keys/referrer.matcher.js';
 
 describe('isValidReferrerPattern', () => {
   it.each([

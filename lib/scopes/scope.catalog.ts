@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { SCOPES_METADATA } from '../api-key.constants.js';
-import { INTROSPECTION_SCOPE } from './oauth.service.js';
+import { INTROSPECTION_SCOPE, SCOPES_METADATA } from '../api-key.constants.js';
 
 /** Every scope named by a `@Scopes()` in the app, for `scopes_supported` in the server metadata. */
 @Injectable()

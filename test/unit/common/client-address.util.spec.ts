@@ -3,7 +3,7 @@ import {
   clientAddress,
   normalizeAddress,
   type IncomingRequestLike,
-} from '../../../lib/limits/client-address.util.js';
+} from '../../../lib/common/client-address.util.js';
 
 function request(remoteAddress: string | undefined, forwardedFor?: string | string[]): IncomingRequestLike {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { GrantedScopes, isValidScope, MAX_SCOPE_LENGTH } from '../../../lib/auth/scope.matcher.js';
+import { GrantedScopes, isValidScope, MAX_SCOPE_LENGTH } from '../../../lib/scopes/scope.matcher.js';
 
 describe('isValidScope', () => {
   it.each(['orders:read', 'orders:*', 'a.b-c_d/e:f', 'orders', 'orders:refunds:write', 'x'.repeat(128)])(

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { describe, expect, it } from '@jest/globals';
 import { SCOPES_METADATA } from '../../../lib/api-key.constants.js';
-import { Scopes } from '../../../lib/auth/scopes.decorator.js';
+import { Scopes } from '../../../lib/scopes/scopes.decorator.js';
 
 describe('@Scopes()', () => {
   it.each([

@@ -1,4 +1,4 @@
-import type { KeyEnvironment } from '../keys/api-key.format.js';
+import type { KeyEnvironment } from './key-prefixes.interface.js';
 
 interface PrincipalBase {
   /** The id of the API key (also its OAuth `client_id`); for a token, the key it was minted from. */

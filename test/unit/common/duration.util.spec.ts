@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseDuration } from '../../lib/duration.util.js';
+import { parseDuration } from '../../../lib/common/duration.util.js';
 
 describe('parseDuration', () => {
   it.each([
