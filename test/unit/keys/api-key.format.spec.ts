@@ -8,8 +8,8 @@ import {
   KEY_ENTROPY_CHARS,
   keyChecksum,
   keyHint,
-  type KeyPrefixes,
 } from '../../../lib/keys/api-key.format.js';
+import type { KeyPrefixes } from '../../../lib/interfaces/key-prefixes.interface.js';
 import { BASE62_ALPHABET } from '../../../lib/keys/base62.util.js';
 
 const prefixes: KeyPrefixes = { ...DEFAULT_KEY_PREFIXES };
