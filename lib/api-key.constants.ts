@@ -1,3 +1,5 @@
+import type { OAuthRoutes } from './interfaces/api-key-options.interface.js';
+
 /** The name the Passport strategy registers under: `AuthGuard('api-key')`. */
 export const API_KEY_STRATEGY = 'api-key';
 
@@ -11,6 +13,21 @@ export const PUBLIC_METADATA = 'keybridge:public';
 export const DEFAULT_QUERY_KEY_PARAMETERS: readonly string[] = Object.freeze(['api_key', 'apiKey', 'key']);
 
 export const DEFAULT_API_KEY_HEADER = 'X-API-Key';
+
+/** Where the module mounts the OAuth endpoints unless the `oauth` extra says otherwise. */
+export const DEFAULT_OAUTH_ROUTES: Readonly<OAuthRoutes> = Object.freeze({
+  token: '/oauth/token',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
+  jwks: '/.well-known/jwks.json',
+  metadata: '/.well-known/oauth-authorization-server',
+});
+
+/** The longest `tokenTtl` accepted. */
+export const MAX_TOKEN_LIFETIME_MS = 86_400_000;
+
+/** The longest `clockTolerance` accepted. */
+export const MAX_CLOCK_TOLERANCE_MS = 5 * 60_000;
 
 /** The scope a client needs to call the introspection endpoint. */
 export const INTROSPECTION_SCOPE = 'tokens:introspect';

@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { ApiKeyModuleExtras, ApiKeyModuleOptions } from './api-key.options.js';
+import type { ApiKeyModuleExtras, ApiKeyModuleOptions } from './interfaces/api-key-options.interface.js';
 
 export const {
   ConfigurableModuleClass: ConfigurableApiKeyModule,

@@ -14,13 +14,10 @@ import {
   API_KEY_OPTIONS_TYPE,
   ConfigurableApiKeyModule,
 } from './api-key.module-definition.js';
-import {
-  DEFAULT_OAUTH_ROUTES,
-  resolveOptions,
-  type ApiKeyModuleExtras,
-  type ApiKeyModuleOptions,
-  type ResolvedApiKeyOptions,
-} from './api-key.options.js';
+import { DEFAULT_OAUTH_ROUTES } from './api-key.constants.js';
+import { resolveOptions } from './options/options.resolver.js';
+import type { ApiKeyModuleExtras, ApiKeyModuleOptions } from './interfaces/api-key-options.interface.js';
+import type { ResolvedApiKeyOptions } from './interfaces/resolved-options.interface.js';
 import { ApiKeyPassportGuard } from './auth/api-key-passport.guard.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyStrategy } from './auth/api-key.strategy.js';

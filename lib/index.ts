@@ -1,7 +1,11 @@
 export { ApiKeyModule, KEYBRIDGE_ENTITIES } from './api-key.module.js';
 export { API_KEY_MODULE_OPTIONS } from './api-key.module-definition.js';
-export { DEFAULT_OAUTH_ROUTES } from './api-key.options.js';
-export type { ApiKeyModuleExtras, ApiKeyModuleOptions, OAuthRoutes } from './api-key.options.js';
+export { DEFAULT_OAUTH_ROUTES } from './api-key.constants.js';
+export type {
+  ApiKeyModuleExtras,
+  ApiKeyModuleOptions,
+  OAuthRoutes,
+} from './interfaces/api-key-options.interface.js';
 export {
   API_KEY_STRATEGY,
   DEFAULT_API_KEY_HEADER,
@@ -54,7 +58,7 @@ export type {
   KeybridgeEvent,
   KeybridgeEventListener,
   KeybridgeEventType,
-} from './events/keybridge.events.js';
+} from './interfaces/keybridge-event.interface.js';
 export { allListeners, countEvents, logEvents } from './events/event.listeners.js';
 export type { EventCounter } from './events/event.listeners.js';
 
@@ -69,7 +73,7 @@ export type { MintedToken } from './tokens/access-token.service.js';
 export { VerifiedToken } from './tokens/verified-token.js';
 export type { AccessTokenClaims } from './tokens/verified-token.js';
 export { SIGNING_ALGORITHMS } from './tokens/signing-key.ring.js';
-export type { PublicJwk, SigningAlgorithm, SigningKeyOption } from './tokens/signing-key.ring.js';
+export type { PublicJwk, SigningAlgorithm, SigningKeyOption } from './interfaces/signing-key.interface.js';
 
 export { TokenDenylist } from './denylist/token.denylist.js';
 export type { DenylistStore } from './interfaces/denylist-store.interface.js';
@@ -77,9 +81,8 @@ export { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
 export { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
 export type { DatabaseDenylistOptions } from './denylist/database-denylist.store.js';
 export { RedisDenylistStore } from './denylist/redis-denylist.store.js';
-export type { RedisDenylistOptions } from './denylist/redis-denylist.store.js';
+export type { KeybridgeRedisOptions, RedisDenylistOptions } from './interfaces/redis-options.interface.js';
 export { DenylistEntryEntity, DENYLIST_TABLE } from './denylist/denylist-entry.entity.js';
-export type { KeybridgeRedisOptions } from './redis/redis.options.js';
 
 export {
   OAuthService,

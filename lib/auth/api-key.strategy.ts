@@ -3,7 +3,7 @@ import { PassportStrategy } from '@nestjs/passport';
 import { HeaderAPIKeyStrategy } from 'passport-headerapikey';
 import { API_KEY_STRATEGY } from '../api-key.constants.js';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import { PUBLIC_METADATA, SCOPES_METADATA } from '../api-key.constants.js';
 import { REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import {
   AmbiguousCredentialsError,
   ApiKeyInQueryError,

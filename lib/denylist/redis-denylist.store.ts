@@ -6,13 +6,7 @@ import { DEFAULT_REDIS_PREFIX } from '../redis/redis.options.js';
 import { RedisSubscription } from '../redis/redis.subscription.js';
 import { DenylistMirror } from './denylist.mirror.js';
 import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
-
-export interface RedisDenylistOptions {
-  /** A `redis://` URL, ioredis options, or a connected client (the store duplicates it; it does not close it). */
-  redis: string | RedisOptions | Redis;
-  /** Prefix of the sorted set and channel names. Default `keybridge:`. */
-  keyPrefix?: string;
-}
+import type { RedisDenylistOptions } from '../interfaces/redis-options.interface.js';
 
 /**
  * Revocations in Redis, shared by every instance: a sorted set (`<prefix>denylist`, scored by expiry) holds

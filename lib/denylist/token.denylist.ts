@@ -8,7 +8,8 @@ import {
 } from '@nestjs/common';
 import { MoreThan, type Repository } from 'typeorm';
 import { API_KEY_REPOSITORY, DENYLIST_STORE, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import { MAX_TOKEN_LIFETIME_MS, type ResolvedApiKeyOptions } from '../api-key.options.js';
+import { MAX_TOKEN_LIFETIME_MS } from '../api-key.constants.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { AuthUnavailableError } from '../errors.js';
 import type { ApiKeyEntity } from '../keys/api-key.entity.js';
 import { storeCall } from '../common/store-call.util.js';

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { KeybridgeEvent, KeybridgeEventListener } from './keybridge.events.js';
+import type { KeybridgeEvent, KeybridgeEventListener } from '../interfaces/keybridge-event.interface.js';
 
 /** Hands events to the configured listener; a listener that throws or rejects is logged, never fatal. */
 export class KeybridgeEventEmitter {

@@ -1,5 +1,5 @@
 import { Logger, type LoggerService } from '@nestjs/common';
-import type { KeybridgeEvent, KeybridgeEventListener } from './keybridge.events.js';
+import type { KeybridgeEvent, KeybridgeEventListener } from '../interfaces/keybridge-event.interface.js';
 
 /**
  * An `onEvent` listener that writes each audit event to a Nest logger as one JSON line: refusals, rate limits

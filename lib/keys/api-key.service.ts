@@ -10,7 +10,7 @@ import {
 } from '@nestjs/common';
 import type { QueryDeepPartialEntity, Repository } from 'typeorm';
 import { API_KEY_REPOSITORY, REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import {
   AuthUnavailableError,
   InvalidApiKeyError,
@@ -21,7 +21,8 @@ import {
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import { parseDuration, type Duration } from '../common/duration.util.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
-import { changeContext, type ChangeContext } from '../events/keybridge.events.js';
+import { changeContext } from '../events/change-context.util.js';
+import type { ChangeContext } from '../interfaces/keybridge-event.interface.js';
 import { KeyChangeFeed } from '../redis/key-change.feed.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { randomBase62 } from './base62.util.js';

@@ -1,4 +1,4 @@
-import type { ResolvedLimit } from '../api-key.options.js';
+import type { ResolvedLimit } from '../interfaces/resolved-options.interface.js';
 import { RateLimitedError } from '../errors.js';
 import { TtlCache } from '../common/ttl.cache.js';
 import type { RedisConnection } from '../redis/redis.connection.js';

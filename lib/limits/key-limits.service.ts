@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Repository } from 'typeorm';
 import { API_KEY_REPOSITORY, REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { ForbiddenOriginError, QuotaExhaustedError, RateLimitedError, rateLimitHeaders } from '../errors.js';
 import type { ApiKeyEntity } from '../keys/api-key.entity.js';
 import { storeCall } from '../common/store-call.util.js';

@@ -8,7 +8,7 @@ import type { RateLimitState } from '../errors.js';
 import { storeCall } from '../common/store-call.util.js';
 import { ThrottledLogger } from '../common/throttled.logger.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
-import type { RedisOutagePolicy } from '../redis/redis.options.js';
+import type { RedisOutagePolicy } from '../interfaces/redis-options.interface.js';
 
 export interface RateLimitDecision extends RateLimitState {
   allowed: boolean;

@@ -1,7 +1,8 @@
 import { Controller, Get, Inject, Post, Req, Res, type Type } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import type { OAuthRoutes, ResolvedApiKeyOptions } from '../api-key.options.js';
+import type { OAuthRoutes } from '../interfaces/api-key-options.interface.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { Public } from '../auth/public.decorator.js';
 import { AuthorizationServerMetadata } from './authorization-server.metadata.js';
 import { OAuthService, type OAuthRequest, type OAuthResponse } from './oauth.service.js';

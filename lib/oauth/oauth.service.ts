@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { INTROSPECTION_SCOPE } from '../api-key.constants.js';
 import { REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import type { ResolvedApiKeyOptions, ResolvedLimit } from '../api-key.options.js';
+import type { ResolvedApiKeyOptions, ResolvedLimit } from '../interfaces/resolved-options.interface.js';
 import { isValidScope } from '../scopes/scope.matcher.js';
 import { RequestAuthenticator } from '../auth/request.authenticator.js';
 import {

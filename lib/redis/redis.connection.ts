@@ -2,12 +2,8 @@ import { Redis } from 'ioredis';
 import { storeCall } from '../common/store-call.util.js';
 import { ThrottledLogger } from '../common/throttled.logger.js';
 import { ConnectionHeartbeat } from './connection.heartbeat.js';
-import {
-  DEFAULT_REDIS_PREFIX,
-  REDIS_CONNECTION_SETTINGS,
-  type KeybridgeRedisOptions,
-  type RedisOutagePolicy,
-} from './redis.options.js';
+import type { KeybridgeRedisOptions, RedisOutagePolicy } from '../interfaces/redis-options.interface.js';
+import { DEFAULT_REDIS_PREFIX, REDIS_CONNECTION_SETTINGS } from './redis.options.js';
 
 /**
  * One Redis for the module: a command connection for counters, publications and the denylist, from which

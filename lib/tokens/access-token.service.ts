@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { jwtVerify } from 'jose';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import type { ResolvedApiKeyOptions } from '../api-key.options.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { isValidScope } from '../scopes/scope.matcher.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import { InvalidTokenError, type InvalidTokenReason } from '../errors.js';
@@ -11,7 +11,8 @@ import { looksLikeApiKey } from '../keys/api-key.format.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import { TtlCache } from '../common/ttl.cache.js';
 import { signCompactJws } from './jws.signer.js';
-import { KID_PATTERN, type SigningKey } from './signing-key.ring.js';
+import type { SigningKey } from '../interfaces/signing-key.interface.js';
+import { KID_PATTERN } from './signing-key.ring.js';
 import { VerifiedToken, type AccessTokenClaims } from './verified-token.js';
 
 /** RFC 9068 §2.1: the media type of an access token, in the `typ` header. */

@@ -1,5 +1,5 @@
 import { createHmac, sign, type KeyObject } from 'node:crypto';
-import type { SigningAlgorithm } from './signing-key.ring.js';
+import type { SigningAlgorithm } from '../interfaces/signing-key.interface.js';
 
 /**
  * Signs a compact JWS (RFC 7515) with Node's crypto, off the event loop for the asymmetric algorithms.

@@ -7,49 +7,16 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
+import type {
+  PublicJwk,
+  SigningAlgorithm,
+  SigningKey,
+  SigningKeyOption,
+  SigningKeys,
+} from '../interfaces/signing-key.interface.js';
 
-/** The JWS algorithms tokens can be signed with (RFC 7518, RFC 8037). */
-export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
-
+/** The JWS algorithms tokens can be signed with, in the order the options list them. */
 export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256', 'HS256'];
-
-/**
- * One signing key. An asymmetric key is given as `privateKey` (PEM — PKCS#8, SEC1 or PKCS#1 — a private JWK
- * as an object or JSON text, or a `KeyObject`); a key that only verifies the tokens it signed before a
- * rotation may be given as `publicKey` alone. HS256 takes a `secret` of at least 32 bytes.
- */
-export interface SigningKeyOption {
-  alg: SigningAlgorithm;
-  privateKey?: string | JsonWebKey | KeyObject;
-  publicKey?: string | JsonWebKey | KeyObject;
-  secret?: string | Uint8Array;
-  /** Key id in the token header and the JWKS. Default: the RFC 7638 thumbprint of the key. */
-  kid?: string;
-}
-
-/** A public JWK as published in the JWKS: public members only. */
-export interface PublicJwk {
-  kty: string;
-  kid: string;
-  alg: SigningAlgorithm;
-  use: 'sig';
-  crv?: string;
-  x?: string;
-  y?: string;
-  n?: string;
-  e?: string;
-}
-
-/** A signing key ready for use: the key objects are built once at boot. */
-export interface SigningKey {
-  readonly kid: string;
-  readonly alg: SigningAlgorithm;
-  /** Absent for a verify-only key. */
-  readonly signingKey: KeyObject | undefined;
-  readonly verificationKey: KeyObject;
-  /** Absent for HS256: a shared secret is never published. */
-  readonly publicJwk: PublicJwk | undefined;
-}
 
 /** `kid` values accepted in configuration and in token headers. */
 export const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -70,7 +37,7 @@ const KEY_TYPES: Record<
  * The configured signing keys: the first signs new tokens; every key verifies the tokens it signed, so the
  * active key can be replaced while tokens signed by the previous one are still valid.
  */
-export class SigningKeyRing {
+export class SigningKeyRing implements SigningKeys {
   readonly active: SigningKey;
   private readonly byKid: ReadonlyMap<string, SigningKey>;
   readonly algorithms: readonly SigningAlgorithm[];

@@ -4,7 +4,7 @@ import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { RequestAuthenticator } from '../../../lib/auth/request.authenticator.js';
 import { Public } from '../../../lib/auth/public.decorator.js';
-import { resolveOptions } from '../../../lib/api-key.options.js';
+import { resolveOptions } from '../../../lib/options/options.resolver.js';
 import { MissingCredentialsError } from '../../../lib/errors.js';
 import type { ApiKeyService } from '../../../lib/keys/api-key.service.js';
 import type { KeyLimitsService } from '../../../lib/limits/key-limits.service.js';

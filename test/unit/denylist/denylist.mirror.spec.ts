@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { resolveOptions, type ApiKeyModuleOptions } from '../../../lib/api-key.options.js';
+import { resolveOptions } from '../../../lib/options/options.resolver.js';
+import type { ApiKeyModuleOptions } from '../../../lib/interfaces/api-key-options.interface.js';
 import { DenylistMirror } from '../../../lib/denylist/denylist.mirror.js';
 import { MemoryDenylistStore } from '../../../lib/denylist/memory-denylist.store.js';
 import { KEY_REVOCATION_HORIZON_MS, TokenDenylist } from '../../../lib/denylist/token.denylist.js';

@@ -1,5 +1,5 @@
 import { KeybridgeEventEmitter } from '../../../lib/events/event.emitter.js';
-import type { KeybridgeEvent } from '../../../lib/events/keybridge.events.js';
+import type { KeybridgeEvent } from '../../../lib/interfaces/keybridge-event.interface.js';
 
 const event: KeybridgeEvent = { type: 'auth.failed', reason: 'unknown', at: new Date(0) };
 

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { AuthUnavailableError } from '../../../lib/errors.js';
 import { KeyRateLimiter, type RateLimitDecision } from '../../../lib/limits/key-rate.limiter.js';
 import { RedisConnection } from '../../../lib/redis/redis.connection.js';
-import type { KeybridgeRedisOptions } from '../../../lib/redis/redis.options.js';
+import type { KeybridgeRedisOptions } from '../../../lib/interfaces/redis-options.interface.js';
 import { TcpProxy, throughProxy } from '../../e2e/support/tcp-proxy.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL || undefined;

@@ -2,14 +2,15 @@ import 'reflect-metadata';
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { resolveOptions, type ApiKeyModuleOptions } from '../../../lib/api-key.options.js';
+import { resolveOptions } from '../../../lib/options/options.resolver.js';
+import type { ApiKeyModuleOptions } from '../../../lib/interfaces/api-key-options.interface.js';
 import { MemoryDenylistStore } from '../../../lib/denylist/memory-denylist.store.js';
 import { TokenDenylist } from '../../../lib/denylist/token.denylist.js';
 import { InvalidTokenError, type InvalidTokenReason } from '../../../lib/errors.js';
 import { ApiKeyEntity } from '../../../lib/keys/api-key.entity.js';
 import { VerifiedKey } from '../../../lib/keys/verified-key.js';
 import { AccessTokenService } from '../../../lib/tokens/access-token.service.js';
-import type { SigningKeyOption } from '../../../lib/tokens/signing-key.ring.js';
+import type { SigningKeyOption } from '../../../lib/interfaces/signing-key.interface.js';
 import { VerifiedToken } from '../../../lib/tokens/verified-token.js';
 
 const ISSUER = 'https://api.example.com';

@@ -7,11 +7,8 @@ import {
 } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { calculateJwkThumbprint, jwtVerify, SignJWT, type JWK } from 'jose';
-import {
-  readSigningKeys,
-  type SigningKeyOption,
-  type SigningKeyRing,
-} from '../../../lib/tokens/signing-key.ring.js';
+import type { SigningKeyOption } from '../../../lib/interfaces/signing-key.interface.js';
+import { readSigningKeys, type SigningKeyRing } from '../../../lib/tokens/signing-key.ring.js';
 
 const ed25519 = generateKeyPairSync('ed25519');
 const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });

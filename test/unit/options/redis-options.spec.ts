@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { resolveOptions, type ApiKeyModuleOptions } from '../../lib/api-key.options.js';
-import { InvalidOptionsError } from '../../lib/errors.js';
+import { resolveOptions } from '../../../lib/options/options.resolver.js';
+import type { ApiKeyModuleOptions } from '../../../lib/interfaces/api-key-options.interface.js';
+import { InvalidOptionsError } from '../../../lib/errors.js';
 
 const DEV: NodeJS.ProcessEnv = { NODE_ENV: 'development' };
 const URL = 'redis://redis.internal:6379/2';

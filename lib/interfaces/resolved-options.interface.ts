@@ -1,0 +1,63 @@
+import type { DenylistStore } from './denylist-store.interface.js';
+import type { OAuthRoutes } from './api-key-options.interface.js';
+import type { KeybridgeEventListener } from './keybridge-event.interface.js';
+import type { KeyEnvironment, KeyPrefixes } from './key-prefixes.interface.js';
+import type { KeybridgeRedisOptions, RedisDenylistOptions } from './redis-options.interface.js';
+import type { SigningKeys } from './signing-key.interface.js';
+
+/** A limit of `limit` events per `windowSeconds`. */
+export interface ResolvedLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** The token settings after validation. */
+export interface ResolvedTokenOptions {
+  /** False when the module was set up with `oauth: false`. */
+  enabled: boolean;
+  issuer: string;
+  audiences: readonly string[];
+  keys: SigningKeys;
+  ttlMs: number;
+  clockToleranceMs: number;
+  cacheMax: number;
+  perKeyLimit: ResolvedLimit | undefined;
+  perAddressLimit: ResolvedLimit | undefined;
+}
+
+export type ResolvedDenylist =
+  | { kind: 'memory' }
+  | { kind: 'database'; pollMs: number }
+  /** Without `options`, on the module's `redis` connection. */
+  | { kind: 'redis'; options?: RedisDenylistOptions }
+  | { kind: 'custom'; store: DenylistStore };
+
+/** The `redis` option after validation. */
+export type ResolvedRedisOptions = Required<Pick<KeybridgeRedisOptions, 'keyPrefix' | 'onOutage'>> &
+  Pick<KeybridgeRedisOptions, 'connection'>;
+
+/** The options after validation, with every default filled in: what the module's collaborators are built from. */
+export interface ResolvedApiKeyOptions {
+  pepper: string | undefined;
+  header: string;
+  /** `header` in lower case, as Node stores incoming header names. */
+  headerKey: string;
+  prefixes: KeyPrefixes;
+  defaultEnvironment: KeyEnvironment;
+  cache: { ttlMs: number; max: number } | false;
+  storeTimeoutMs: number;
+  usageFlushMs: number;
+  queryKeyParameters: readonly string[];
+  trustedProxies: number;
+  rateLimit: ResolvedLimit | undefined;
+  failedAuthLimit: ResolvedLimit | undefined;
+  realm: string;
+  /** The `WWW-Authenticate` challenge sent with 401 responses: both schemes when bearer tokens are on. */
+  readonly challenge: string;
+  tokens: ResolvedTokenOptions;
+  redis: ResolvedRedisOptions | undefined;
+  denylist: ResolvedDenylist;
+  routes: OAuthRoutes;
+  onEvent: KeybridgeEventListener | undefined;
+  clock: () => number;
+}

@@ -1,0 +1,56 @@
+import {
+  DEFAULT_API_KEY_HEADER,
+  DEFAULT_OAUTH_ROUTES,
+  DEFAULT_QUERY_KEY_PARAMETERS,
+} from '../api-key.constants.js';
+import type { OAuthRoutes } from '../interfaces/api-key-options.interface.js';
+import type { KeybridgeEventListener } from '../interfaces/keybridge-event.interface.js';
+import type { KeyEnvironment, KeyPrefixes } from '../interfaces/key-prefixes.interface.js';
+import type {
+  ResolvedApiKeyOptions,
+  ResolvedDenylist,
+  ResolvedLimit,
+  ResolvedRedisOptions,
+  ResolvedTokenOptions,
+} from '../interfaces/resolved-options.interface.js';
+import type { SigningKeys } from '../interfaces/signing-key.interface.js';
+import { DEFAULT_KEY_PREFIXES } from '../keys/api-key.format.js';
+
+/** The options before any user setting is applied: every default, written once. */
+export class DefaultApiKeyOptions implements ResolvedApiKeyOptions {
+  pepper: string | undefined = undefined;
+  header = DEFAULT_API_KEY_HEADER;
+  /** `header` in lower case, as Node stores incoming header names. */
+  headerKey = DEFAULT_API_KEY_HEADER.toLowerCase();
+  prefixes: KeyPrefixes = { ...DEFAULT_KEY_PREFIXES };
+  defaultEnvironment: KeyEnvironment = 'live';
+  cache: { ttlMs: number; max: number } | false = { ttlMs: 5000, max: 10_000 };
+  storeTimeoutMs = 2000;
+  usageFlushMs = 5000;
+  queryKeyParameters: readonly string[] = DEFAULT_QUERY_KEY_PARAMETERS;
+  trustedProxies = 0;
+  rateLimit: ResolvedLimit | undefined = undefined;
+  failedAuthLimit: ResolvedLimit | undefined = { limit: 60, windowSeconds: 60 };
+  realm = 'api';
+  /** The `WWW-Authenticate` challenge sent with 401 responses: both schemes when bearer tokens are on. */
+  get challenge(): string {
+    const apiKey = `ApiKey realm="${this.realm}", header="${this.header}"`;
+    return this.tokens.enabled ? `${apiKey}, Bearer realm="${this.realm}"` : apiKey;
+  }
+  tokens: ResolvedTokenOptions = {
+    enabled: false,
+    issuer: 'http://localhost',
+    audiences: ['http://localhost'],
+    keys: undefined as unknown as SigningKeys,
+    ttlMs: 15 * 60_000,
+    clockToleranceMs: 5000,
+    cacheMax: 10_000,
+    perKeyLimit: { limit: 60, windowSeconds: 60 },
+    perAddressLimit: { limit: 300, windowSeconds: 60 },
+  };
+  redis: ResolvedRedisOptions | undefined = undefined;
+  denylist: ResolvedDenylist = { kind: 'database', pollMs: 1000 };
+  routes: OAuthRoutes = { ...DEFAULT_OAUTH_ROUTES };
+  onEvent: KeybridgeEventListener | undefined = undefined;
+  clock: () => number = Date.now;
+}
