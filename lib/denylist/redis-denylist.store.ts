@@ -1,4 +1,3 @@
-import type { Redis, RedisOptions } from 'ioredis';
 import { AuthUnavailableError } from '../errors.js';
 import { storeCall } from '../common/store-call.util.js';
 import { RedisConnection } from '../redis/redis.connection.js';
