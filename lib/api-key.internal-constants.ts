@@ -1,11 +1,25 @@
+import { DenylistStore } from './interfaces/denylist-store.interface.js';
+
 /** Injection token of the `Repository<ApiKeyEntity>` bound to the configured data source. */
 export const API_KEY_REPOSITORY = Symbol('KEYBRIDGE_API_KEY_REPOSITORY');
 
 /** Injection token of the validated, defaults-merged options. */
 export const RESOLVED_OPTIONS = Symbol('KEYBRIDGE_RESOLVED_OPTIONS');
 
-/** Injection token of the `DenylistStore` built from the `denylist` option. */
-export const DENYLIST_STORE = Symbol('KEYBRIDGE_DENYLIST_STORE');
+/** Injection token of the `DenylistStore` built from the `denylist` option (the public `DenylistStore` token). */
+export const DENYLIST_STORE = DenylistStore;
 
 /** Injection token of the module's `RedisConnection`, or `null` without the `redis` option. */
 export const REDIS_CONNECTION = Symbol('KEYBRIDGE_REDIS_CONNECTION');
+
+/** Injection token of the `KeyChangeFeed` on the module's Redis, or `null` without the `redis` option. */
+export const KEY_CHANGE_FEED = Symbol('KEYBRIDGE_KEY_CHANGE_FEED');
+
+/** Injection token of the `KeyRateLimiter` that counts requests against per-key rate limits. */
+export const REQUEST_RATE_LIMITER = Symbol('KEYBRIDGE_REQUEST_RATE_LIMITER');
+
+/** Injection token of the `KeyRateLimiter` that counts token minting, per key and per client address. */
+export const TOKEN_RATE_LIMITER = Symbol('KEYBRIDGE_TOKEN_RATE_LIMITER');
+
+/** Injection token of the `FailedAuthThrottle`, or `null` when `failedAuthLimit` is off. */
+export const FAILED_AUTH_THROTTLE = Symbol('KEYBRIDGE_FAILED_AUTH_THROTTLE');

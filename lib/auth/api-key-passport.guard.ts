@@ -1,19 +1,23 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 import { API_KEY_STRATEGY } from '../api-key.constants.js';
-import { AuthUnavailableError } from '../errors.js';
-import { VerifiedKey } from '../keys/verified-key.js';
+import { AuthUnavailableError, type KeybridgeError } from '../errors.js';
 import type { Principal } from '../interfaces/principal.interface.js';
+import { VerifiedKey } from '../keys/verified-key.js';
+import type { AuthenticatedRequest } from './credential.reader.js';
 import { RequestAuthenticator } from './request.authenticator.js';
 
 /**
- * `AuthGuard('api-key')` with the module's behaviour around it (bearer tokens are accepted too): `@Public()`, the query-string refusal,
- * the documented error bodies and headers, `@Scopes()`, origin restrictions, rate limits and quotas. Expects
- * Passport's default `request.user` property.
+ * `AuthGuard('api-key')` with the module's behaviour around it (bearer tokens are accepted too): `@Public()`,
+ * the query-string refusal, the documented error bodies and headers, `@Scopes()`, origin restrictions, rate
+ * limits and quotas. Expects Passport's default `request.user` property. Subclass it and override
+ * `getApiKey` (where the key is read from) or `getRejection` (what is thrown for a refusal).
+ *
+ * @publicApi
  */
 @Injectable()
 export class ApiKeyPassportGuard extends AuthGuard(API_KEY_STRATEGY) {
-  constructor(private readonly authenticator: RequestAuthenticator) {
+  constructor(protected readonly authenticator: RequestAuthenticator) {
     super();
   }
 
@@ -27,19 +31,24 @@ export class ApiKeyPassportGuard extends AuthGuard(API_KEY_STRATEGY) {
       this.authenticator.refuseQueryKey(exchange.request);
       bearer = this.authenticator.bearerOf(exchange.request);
     } catch (error) {
-      throw this.authenticator.reject(error, exchange);
+      throw this.getRejection(this.authenticator.reject(error, exchange), context);
     }
-    // Bearer tokens are not a Passport strategy of this module: the authenticator checks them directly.
-    if (bearer !== undefined) return this.authenticator.authenticateBearer(bearer, requirements, exchange);
     try {
-      this.authenticator.apiKeyOf(exchange.request);
+      // Bearer tokens are not a Passport strategy of this module: the authenticator checks them directly.
+      if (bearer !== undefined)
+        return await this.authenticator.authenticateBearer(bearer, requirements, exchange);
+    } catch (refusal) {
+      throw this.getRejection(refusal as KeybridgeError, context);
+    }
+    try {
+      this.getApiKey(exchange.request);
       await super.canActivate(context);
       const key = exchange.request.user && VerifiedKey.of(exchange.request.user);
       if (!key) throw new AuthUnavailableError();
       keyId = key.id;
       return await this.authenticator.authorize(key, requirements, exchange);
     } catch (error) {
-      throw this.authenticator.reject(error, exchange, keyId);
+      throw this.getRejection(this.authenticator.reject(error, exchange, keyId), context);
     }
   }
 
@@ -56,5 +65,21 @@ export class ApiKeyPassportGuard extends AuthGuard(API_KEY_STRATEGY) {
     if (error) throw error;
     if (!user) throw new AuthUnavailableError();
     return user;
+  }
+
+  /**
+   * Checks that a key was presented before Passport runs (`MissingCredentialsError` otherwise), so a missing
+   * key gets the module's answer rather than Passport's. The strategy reads the configured header.
+   */
+  protected getApiKey(request: AuthenticatedRequest): string {
+    return this.authenticator.apiKeyOf(request);
+  }
+
+  /**
+   * What the guard throws for a refusal, once its headers are set and its audit event emitted. The default
+   * throws the refusal itself, which Nest renders as `{ statusCode, error, message, code }`.
+   */
+  protected getRejection(refusal: KeybridgeError, _context: ExecutionContext): unknown {
+    return refusal;
   }
 }

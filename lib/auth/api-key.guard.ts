@@ -1,12 +1,10 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { KeybridgeError } from '../errors.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
-import {
-  RequestAuthenticator,
-  type AuthenticatedRequest,
-  type GuardedExchange,
-  type RouteRequirements,
-} from './request.authenticator.js';
+import type { AuthenticatedRequest, GuardedExchange } from './credential.reader.js';
+import { RequestAuthenticator } from './request.authenticator.js';
+import type { RouteRequirements } from './route.requirements.js';
 
 /**
  * The module's guard: authenticates the `X-API-Key` header or an `Authorization: Bearer` token from the token
@@ -16,11 +14,15 @@ import {
  * middleware, and answers from the verified-key cache without a database read.
  *
  * HTTP requests and GraphQL operations (through the request in their context) are checked; on other
- * transports only `@Public()` handlers are let through. Subclass it to change how the key is read.
+ * transports only `@Public()` handlers are let through. Subclass it and override `getApiKey` (where the key
+ * is read from) or `getRejection` (what is thrown for a refusal).
+ *
+ * @publicApi
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   constructor(
+    /** For subclasses that look keys up themselves. */
     protected readonly keys: ApiKeyService,
     protected readonly authenticator: RequestAuthenticator,
   ) {}
@@ -34,44 +36,74 @@ export class ApiKeyGuard implements CanActivate {
     try {
       this.authenticator.refuseQueryKey(exchange.request);
       bearer = this.authenticator.bearerOf(exchange.request);
-      if (bearer === undefined) {
-        key = this.keys.authenticate(
-          this.getApiKey(exchange.request),
-          this.authenticator.throttleFor(exchange.request),
-        );
-      }
+      if (bearer === undefined)
+        key = this.authenticator.authenticateKey(this.getApiKey(exchange.request), exchange.request);
     } catch (error) {
-      throw this.authenticator.reject(error, exchange);
+      throw this.refuse(error, exchange, undefined, context);
     }
-    if (bearer !== undefined) return this.authenticator.authenticateBearer(bearer, requirements, exchange);
+    if (bearer !== undefined) return this.authenticateBearer(bearer, requirements, exchange, context);
     key = key!;
     if (key instanceof Promise) {
       return key.then(
-        (verified) => this.authorize(verified, requirements, exchange),
-        (error: unknown) => Promise.reject(this.authenticator.reject(error, exchange)),
+        (verified) => this.authorize(verified, requirements, exchange, context),
+        (error: unknown) => Promise.reject(this.refuse(error, exchange, undefined, context)),
       );
     }
-    return this.authorize(key, requirements, exchange);
+    return this.authorize(key, requirements, exchange, context);
   }
 
-  /** The presented key; throws `MissingCredentialsError` when there is none. */
+  /** The presented key; throws `MissingCredentialsError` when there is none. Override to read it elsewhere. */
   protected getApiKey(request: AuthenticatedRequest): string {
     return this.authenticator.apiKeyOf(request);
+  }
+
+  /**
+   * What the guard throws for a refusal, once its headers are set and its audit event emitted. The default
+   * throws the refusal itself, which Nest renders as `{ statusCode, error, message, code }`.
+   */
+  protected getRejection(refusal: KeybridgeError, _context: ExecutionContext): unknown {
+    return refusal;
+  }
+
+  private authenticateBearer(
+    bearer: string,
+    requirements: RouteRequirements,
+    exchange: GuardedExchange,
+    context: ExecutionContext,
+  ): boolean | Promise<boolean> {
+    let result: true | Promise<true>;
+    try {
+      result = this.authenticator.authenticateBearer(bearer, requirements, exchange);
+    } catch (refusal) {
+      throw this.getRejection(refusal as KeybridgeError, context);
+    }
+    if (result === true) return true;
+    return result.catch((refusal: unknown) =>
+      Promise.reject(this.getRejection(refusal as KeybridgeError, context)),
+    );
   }
 
   private authorize(
     key: VerifiedKey,
     requirements: RouteRequirements,
     exchange: GuardedExchange,
+    context: ExecutionContext,
   ): boolean | Promise<boolean> {
     try {
       const result = this.authenticator.authorize(key, requirements, exchange);
       if (result === true) return true;
-      return result.catch((error: unknown) =>
-        Promise.reject(this.authenticator.reject(error, exchange, key.id)),
-      );
+      return result.catch((error: unknown) => Promise.reject(this.refuse(error, exchange, key.id, context)));
     } catch (error) {
-      throw this.authenticator.reject(error, exchange, key.id);
+      throw this.refuse(error, exchange, key.id, context);
     }
+  }
+
+  private refuse(
+    error: unknown,
+    exchange: GuardedExchange,
+    keyId: string | undefined,
+    context: ExecutionContext,
+  ): unknown {
+    return this.getRejection(this.authenticator.reject(error, exchange, keyId), context);
   }
 }

@@ -1,29 +1,16 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  Optional,
-  type BeforeApplicationShutdown,
-  type OnModuleInit,
-} from '@nestjs/common';
-import { MoreThan, type Repository } from 'typeorm';
-import { API_KEY_REPOSITORY, DENYLIST_STORE, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import { MAX_TOKEN_LIFETIME_MS } from '../api-key.constants.js';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { DENYLIST_STORE, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { MAX_CLOCK_TOLERANCE_MS, MAX_TOKEN_LIFETIME_MS } from '../api-key.constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { AuthUnavailableError } from '../errors.js';
-import type { ApiKeyEntity } from '../keys/api-key.entity.js';
-import { storeCall } from '../common/store-call.util.js';
 import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
-
-/** The longest clock tolerance the options accept. */
-const MAX_TOLERANCE_MS = 5 * 60_000;
 
 /**
  * How long a revoked key stays on the denylist: the longest token lifetime any configuration allows plus
  * the largest tolerance, whatever this process's own `tokenTtl` is — the process that minted a token may have
  * been configured with a longer one, or run a clock ahead of ours.
  */
-export const KEY_REVOCATION_HORIZON_MS = MAX_TOKEN_LIFETIME_MS + MAX_TOLERANCE_MS;
+export const KEY_REVOCATION_HORIZON_MS = MAX_TOKEN_LIFETIME_MS + MAX_CLOCK_TOLERANCE_MS;
 
 /**
  * Revocation of access tokens and of everything minted from a key. Backed by the configured store (memory,
@@ -31,18 +18,34 @@ export const KEY_REVOCATION_HORIZON_MS = MAX_TOKEN_LIFETIME_MS + MAX_TOLERANCE_M
  */
 @Injectable()
 export class TokenDenylist implements OnModuleInit, BeforeApplicationShutdown {
-  private readonly logger = new Logger('Keybridge');
-
   constructor(
     @Inject(DENYLIST_STORE) private readonly store: DenylistStore,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
-    @Optional() @Inject(API_KEY_REPOSITORY) private readonly keys?: Repository<ApiKeyEntity>,
   ) {}
 
   async onModuleInit(): Promise<void> {
     await this.store.start();
-    if (this.options.denylist.kind === 'memory' && this.options.tokens.enabled && this.keys) {
-      await this.seedRevokedKeys();
+  }
+
+  /**
+   * A memory denylist starts empty, so the keys revoked within the horizon must be handed back at start-up
+   * (`restoreRevokedKeys`) for a restart not to bring their tokens back. (Single revoked tokens are lost: the
+   * memory store's documented limit.)
+   */
+  get forgetsOnRestart(): boolean {
+    return this.options.denylist.kind === 'memory' && this.options.tokens.enabled;
+  }
+
+  /** The earliest revocation that still matters: tokens minted before it have all expired. */
+  horizonStart(): number {
+    return this.options.clock() - KEY_REVOCATION_HORIZON_MS;
+  }
+
+  /** Denies keys revoked before start-up, each until the horizon after its revocation. */
+  async restoreRevokedKeys(keys: readonly { id: string; revokedAt: Date | null }[]): Promise<void> {
+    for (const key of keys) {
+      if (key.revokedAt)
+        await this.store.add(`key:${key.id}`, key.revokedAt.getTime() + KEY_REVOCATION_HORIZON_MS);
     }
   }
 
@@ -81,29 +84,6 @@ export class TokenDenylist implements OnModuleInit, BeforeApplicationShutdown {
     } catch (error) {
       if (error instanceof AuthUnavailableError) return false;
       throw error;
-    }
-  }
-
-  /**
-   * A memory denylist starts empty; keys revoked within the horizon are read back from the key table, so a
-   * restart does not bring their tokens back. (Single revoked tokens are lost: the memory store's documented
-   * limit.)
-   */
-  private async seedRevokedKeys(): Promise<void> {
-    const since = this.options.clock() - KEY_REVOCATION_HORIZON_MS;
-    try {
-      const revoked = await storeCall(this.options.storeTimeoutMs, () =>
-        this.keys!.find({
-          select: { id: true, revokedAt: true },
-          where: { revokedAt: MoreThan(new Date(since)) },
-        }),
-      );
-      for (const key of revoked) {
-        await this.store.add(`key:${key.id}`, key.revokedAt!.getTime() + KEY_REVOCATION_HORIZON_MS);
-      }
-    } catch (error) {
-      // Tokens of those keys are still refused: every bearer request also checks its key.
-      this.logger.warn(`Revoked keys not read back into the memory denylist: ${(error as Error).message}`);
     }
   }
 }

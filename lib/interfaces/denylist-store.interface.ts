@@ -5,6 +5,12 @@
  * `has` runs on every authenticated request, so a store answers it from memory and keeps that memory
  * current by itself (the database store polls, the Redis store listens); when it cannot vouch that its
  * answer is current it throws `AuthUnavailableError`, and the request fails closed with 503.
+ *
+ * Bring your own with the `denylist` option (an instance), or as a provider with dependencies of its own
+ * through `forRootAsync` (`inject: [MyStore], useFactory: (store) => ({ denylist: store })`). Inject the
+ * store in use with `@InjectDenylistStore()`.
+ *
+ * @publicApi
  */
 export interface DenylistStore {
   /** Loads existing entries and starts keeping them current. Called once at application start. */
@@ -16,3 +22,6 @@ export interface DenylistStore {
   /** Whether `id` is denied at `now`; throws `AuthUnavailableError` when the answer may be stale. */
   has(id: string, now: number): boolean;
 }
+
+/** The injection token of the `DenylistStore` in use: `@Inject(DenylistStore)` or `@InjectDenylistStore()`. */
+export const DenylistStore: unique symbol = Symbol('DenylistStore');

@@ -1,36 +1,18 @@
-import { hash } from 'node:crypto';
-import {
-  Inject,
-  Injectable,
-  Logger,
-  Optional,
-  type BeforeApplicationShutdown,
-  type OnModuleDestroy,
-  type OnModuleInit,
-} from '@nestjs/common';
-import type { QueryDeepPartialEntity, Repository } from 'typeorm';
-import { API_KEY_REPOSITORY, REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import {
-  AuthUnavailableError,
-  InvalidApiKeyError,
-  InvalidArgumentError,
-  KeyConflictError,
-  KeyNotFoundError,
-} from '../errors.js';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { causeOf } from '../common/error-cause.util.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
-import { parseDuration, type Duration } from '../common/duration.util.js';
-import { KeybridgeEventEmitter } from '../events/event.emitter.js';
+import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFoundError } from '../errors.js';
 import { changeContext } from '../events/change-context.util.js';
+import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import type { ChangeContext } from '../interfaces/keybridge-event.interface.js';
-import { KeyChangeFeed } from '../redis/key-change.feed.js';
-import type { RedisConnection } from '../redis/redis.connection.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { randomBase62 } from './base62.util.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
-import { generateKey, inspectKey, keyHint, MAX_KEY_LENGTH } from './api-key.format.js';
+import { generateKey, keyHint } from './api-key.format.js';
 import { ApiKeyHasher } from './api-key.hasher.js';
+import { ApiKeyRepository } from './api-key.repository.js';
 import type {
-  ApiKeyStatus,
   ApiKeyView,
   CreateApiKeyInput,
   CreatedApiKey,
@@ -39,71 +21,46 @@ import type {
   UpdateApiKeyInput,
   VerifyResult,
 } from './api-key.types.js';
-import { requireText, validateScopes, validateSettings } from './api-key.validation.js';
-import { storeCall } from '../common/store-call.util.js';
-import { KeyHashLookup } from './key-hash.lookup.js';
-import { TtlCache } from '../common/ttl.cache.js';
+import { graceOf, requireText, validateScopes, validateSettings } from './api-key.validation.js';
+import { ApiKeyVerifier } from './api-key.verifier.js';
 import { UsageRecorder } from './usage.recorder.js';
-import { deadlineOf, VerifiedKey } from './verified-key.js';
+import { viewOf } from './api-key.view.js';
+import type { VerifiedKey } from './verified-key.js';
 
 const KEY_ID_PATTERN = /^key_[0-9A-Za-z]{1,36}$/;
 
-/** Creates, reads, changes, revokes and verifies API keys. Inject it anywhere once the module is imported. */
+/**
+ * Creates, reads, changes, revokes and verifies API keys. Inject it anywhere once the module is imported.
+ *
+ * @publicApi
+ */
 @Injectable()
-export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
-  private readonly hasher: ApiKeyHasher;
-  private readonly verified: TtlCache<VerifiedKey> | undefined;
-  /** Hashes of well-formed keys the store does not hold, so a flood of them costs one query each per TTL. */
-  private readonly unknown: TtlCache<true> | undefined;
-  private readonly loading = new Map<string, Promise<VerifiedKey | undefined>>();
-  /** The same verified keys by id, for the per-key checks of bearer tokens minted from them. */
-  private readonly byId: TtlCache<VerifiedKey> | undefined;
-  private readonly loadingById = new Map<string, Promise<VerifiedKey | undefined>>();
-  /** Bumped by every change to a key; a store read that straddles a change does not fill the cache. */
-  private generation = 0;
-  private readonly usage: UsageRecorder;
-  private readonly lookup: KeyHashLookup;
-  private readonly events: KeybridgeEventEmitter;
+export class ApiKeyService implements OnModuleInit {
   private readonly logger = new Logger('Keybridge');
-  /** With Redis: tells other instances which keys changed here, and drops what they changed. */
-  private readonly changes: KeyChangeFeed | undefined;
 
   constructor(
-    @Inject(API_KEY_REPOSITORY) private readonly repository: Repository<ApiKeyEntity>,
-    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+    private readonly repository: ApiKeyRepository,
+    private readonly verifier: ApiKeyVerifier,
+    private readonly hasher: ApiKeyHasher,
     private readonly denylist: TokenDenylist,
-    @Optional() @Inject(REDIS_CONNECTION) redis: RedisConnection | null = null,
-  ) {
-    this.hasher = new ApiKeyHasher(options.pepper);
-    if (options.cache) {
-      this.verified = new TtlCache(options.cache.max, options.cache.ttlMs, options.clock);
-      this.unknown = new TtlCache(options.cache.max, options.cache.ttlMs, options.clock);
-      this.byId = new TtlCache(options.cache.max, options.cache.ttlMs, options.clock);
-    }
-    this.usage = new UsageRecorder(repository, options.usageFlushMs);
-    this.lookup = new KeyHashLookup(repository);
-    this.events = new KeybridgeEventEmitter(options.onEvent);
-    if (redis) {
-      this.changes = new KeyChangeFeed(
-        redis,
-        options.storeTimeoutMs,
-        options.cache ? { changed: (keyId) => this.forget(keyId), reset: () => this.forgetAll() } : undefined,
-      );
-    }
-  }
+    private readonly usage: UsageRecorder,
+    private readonly events: KeybridgeEventEmitter,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+  ) {}
 
+  /**
+   * A denylist that forgets on restart (memory) is handed back the keys revoked within the revocation
+   * horizon, so a restart does not bring their tokens back.
+   */
   async onModuleInit(): Promise<void> {
-    await this.changes?.start();
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.usage.flush();
-  }
-
-  /** The last write of usage counts, after every module is destroyed and before the data source closes. */
-  async beforeApplicationShutdown(): Promise<void> {
-    this.changes?.stop();
-    await this.usage.close();
+    if (!this.denylist.forgetsOnRestart) return;
+    try {
+      const revoked = await this.repository.revokedSince(this.denylist.horizonStart());
+      await this.denylist.restoreRevokedKeys(revoked);
+    } catch (error) {
+      // Tokens of those keys are still refused: every bearer request also checks its key.
+      this.logger.warn(`Revoked keys not read back into the memory denylist: ${(error as Error).message}`);
+    }
   }
 
   /**
@@ -153,7 +110,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
       rotatedToId: null,
       graceEndsAt: null,
     };
-    await this.store(() => this.repository.insert(record as QueryDeepPartialEntity<ApiKeyEntity>));
+    await this.repository.insert(record);
     this.events.emit({
       type: 'key.created',
       keyId: id,
@@ -172,14 +129,8 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
       throw new InvalidArgumentError('limit must be a whole number from 1 to 1000.');
     }
     if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError('offset must be 0 or more.');
-    const qb = this.repository
-      .createQueryBuilder('k')
-      .orderBy('k.createdAt', 'DESC')
-      .addOrderBy('k.id', 'ASC');
-    if (query.subject !== undefined)
-      qb.andWhere('k.subject = :subject', { subject: requireText(query.subject, 'subject') });
-    if (!query.includeRevoked) qb.andWhere('k.revokedAt IS NULL');
-    const records = await this.store(() => qb.take(limit).skip(offset).getMany());
+    const subject = query.subject === undefined ? undefined : requireText(query.subject, 'subject');
+    const records = await this.repository.list({ ...query, subject, limit, offset });
     const now = this.options.clock();
     return records.map((r) => this.toView(r, now));
   }
@@ -199,13 +150,8 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
     if (changes.quotaRefill && !record.quotaRefill)
       Object.assign(changes, { quotaRefilledAt: new Date(now) });
     Object.assign(record, changes, { updatedAt: new Date(now) });
-    await this.store(() =>
-      this.repository.update({ id }, {
-        ...changes,
-        updatedAt: record.updatedAt,
-      } as QueryDeepPartialEntity<ApiKeyEntity>),
-    );
-    await this.changed(id);
+    await this.repository.update(id, { ...changes, updatedAt: record.updatedAt } as Partial<ApiKeyEntity>);
+    await this.verifier.changed(id);
     this.events.emit({
       type: 'key.updated',
       keyId: id,
@@ -229,10 +175,8 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
       record.revokedReason = revokedReason;
       record.updatedAt = record.revokedAt;
       const revokedAt = record.revokedAt;
-      await this.store(() =>
-        this.repository.update({ id }, { revokedAt, revokedReason, updatedAt: revokedAt }),
-      );
-      await this.changed(id);
+      await this.repository.update(id, { revokedAt, revokedReason, updatedAt: revokedAt });
+      await this.verifier.changed(id);
       this.events.emit({
         type: 'key.revoked',
         keyId: id,
@@ -242,7 +186,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
       });
       await this.denylistKey(id);
     }
-    this.forget(id);
+    this.verifier.forget(id);
     return this.toView(record, now);
   }
 
@@ -285,40 +229,24 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
       graceEndsAt: null,
     };
     const graceEndsAt = new Date(now + graceMs);
-    // The claim is one conditional UPDATE: of concurrent rotations, exactly one changes the row.
-    const claim = await this.store(() =>
-      this.repository
-        .createQueryBuilder()
-        .update()
-        .set({
-          rotatedToId: successor.id,
-          graceEndsAt,
-          updatedAt: new Date(now),
-          ...(graceMs === 0 ? { revokedAt: new Date(now), revokedReason: 'rotated' } : {}),
-        })
-        .where('id = :id AND rotated_to_id IS NULL AND revoked_at IS NULL AND disabled_at IS NULL', { id })
-        .execute(),
-    );
-    const claimed = (claim.affected ?? 0) === 1;
+    const claimed = await this.repository.claimRotation(id, {
+      rotatedToId: successor.id,
+      graceEndsAt,
+      updatedAt: new Date(now),
+      ...(graceMs === 0 ? { revokedAt: new Date(now), revokedReason: 'rotated' } : {}),
+    });
     if (claimed) {
       try {
-        await this.store(() => this.repository.insert(successor as QueryDeepPartialEntity<ApiKeyEntity>));
+        await this.repository.insert(successor);
       } catch (error) {
         // Nothing half-done: the old key gets its claim back (and is not left revoked).
-        await this.store(() =>
-          this.repository
-            .createQueryBuilder()
-            .update()
-            .set({ rotatedToId: null, graceEndsAt: null, revokedAt: null, revokedReason: null })
-            .where('id = :id AND rotated_to_id = :successor', { id, successor: successor.id })
-            .execute(),
-        ).catch(() => undefined);
-        await this.changed(id);
+        await this.repository.releaseRotation(id, successor.id).catch(() => undefined);
+        await this.verifier.changed(id);
         throw error;
       }
     }
     if (!claimed) throw new KeyConflictError(`API key "${id}" was rotated or revoked meanwhile.`);
-    await this.changed(id);
+    await this.verifier.changed(id);
     if (graceMs === 0) await this.denylistKey(id);
     this.events.emit({
       type: 'key.rotated',
@@ -349,10 +277,8 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
     if ((record.disabledAt !== null) !== disabled) {
       record.disabledAt = disabled ? new Date(now) : null;
       record.updatedAt = new Date(now);
-      await this.store(() =>
-        this.repository.update({ id }, { disabledAt: record.disabledAt, updatedAt: record.updatedAt }),
-      );
-      await this.changed(id);
+      await this.repository.update(id, { disabledAt: record.disabledAt, updatedAt: record.updatedAt });
+      await this.verifier.changed(id);
       this.events.emit({
         type: disabled ? 'key.disabled' : 'key.enabled',
         keyId: id,
@@ -369,7 +295,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
    */
   async verify(key: string): Promise<VerifyResult> {
     try {
-      const verified = await this.authenticate(key);
+      const verified = await this.verifier.authenticate(key);
       return { valid: true, keyId: verified.id, principal: verified.principal };
     } catch (error) {
       if (error instanceof InvalidApiKeyError) {
@@ -386,94 +312,32 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
   }
 
   /**
-   * The stored key behind a presented one, or `InvalidApiKeyError` with the reason. Malformed keys are
-   * refused before hashing; cached keys are answered from memory; otherwise one indexed query.
+   * The stored key behind a presented one, or `InvalidApiKeyError` with the reason. Synchronous when the key
+   * is in the verified-key cache.
+   *
+   * @internal the guards' hot path; use `verify()`.
    */
   authenticate(key: string, beforeRead?: () => void): VerifiedKey | Promise<VerifiedKey> {
-    if (typeof key !== 'string' || key.length > MAX_KEY_LENGTH) {
-      throw new InvalidApiKeyError('malformed', this.options.challenge);
-    }
-    // The in-memory caches are keyed by a plain SHA-256 (a fraction of the HMAC's cost); the HMAC that the
-    // store indexes is computed only on a miss.
-    const cacheKey = hash('sha256', key, 'base64');
-    const now = this.options.clock();
-    const cached = this.verified?.get(cacheKey, now);
-    if (cached) return this.admit(cached, now);
-    const shape = inspectKey(key, this.options.prefixes);
-    if ('problem' in shape) throw new InvalidApiKeyError(shape.problem, this.options.challenge);
-    if (this.unknown?.get(cacheKey, now)) throw new InvalidApiKeyError('unknown', this.options.challenge);
-    beforeRead?.();
-    return this.load(key, cacheKey);
+    return this.verifier.authenticate(key, beforeRead);
   }
 
   /**
-   * The stored key with this id, whatever its state (the caller applies `refusal()`), or `undefined` when no
-   * key has it. From the cache when the key was seen within the cache `ttl`, else one read by primary key.
+   * The stored key with this id, whatever its state, or `undefined`.
+   *
+   * @internal the bearer path's per-key checks.
    */
   keyById(id: string): VerifiedKey | undefined | Promise<VerifiedKey | undefined> {
-    const cached = this.byId?.get(id);
-    if (cached) return cached;
-    let pending = this.loadingById.get(id);
-    if (!pending) {
-      const read = this.readById(id).finally(() => {
-        if (this.loadingById.get(id) === read) this.loadingById.delete(id);
-      });
-      pending = read;
-      this.loadingById.set(id, read);
-    }
-    return pending;
+    return this.verifier.keyById(id);
   }
 
   /** Counts one use of a key; written to the store in the next batch. */
   recordUse(keyId: string): void {
-    this.usage.record(keyId, this.options.clock());
+    this.verifier.recordUse(keyId);
   }
 
   /** Writes pending usage counts now (they are otherwise written every `usageFlushInterval`). */
   flushUsage(): Promise<void> {
     return this.usage.flush();
-  }
-
-  /** One store read per key at a time: concurrent misses for the same key share it. */
-  private async load(key: string, cacheKey: string): Promise<VerifiedKey> {
-    let pending = this.loading.get(cacheKey);
-    if (!pending) {
-      const read = this.read(key, cacheKey).finally(() => {
-        if (this.loading.get(cacheKey) === read) this.loading.delete(cacheKey);
-      });
-      pending = read;
-      this.loading.set(cacheKey, read);
-    }
-    const verified = await pending;
-    if (!verified) throw new InvalidApiKeyError('unknown', this.options.challenge);
-    return this.admit(verified);
-  }
-
-  private async read(key: string, cacheKey: string): Promise<VerifiedKey | undefined> {
-    const keyHash = this.hasher.hash(key);
-    const generation = this.generation;
-    const record = await this.store(() => this.lookup.find(keyHash));
-    // A change made while the read was in flight (revoke, update) must not be undone by caching its result.
-    const current = generation === this.generation;
-    if (!record || !ApiKeyHasher.same(record.keyHash, keyHash)) {
-      if (current) this.unknown?.set(cacheKey, true);
-      return undefined;
-    }
-    const verified = new VerifiedKey(record);
-    if (current) {
-      this.verified?.set(cacheKey, verified);
-      this.byId?.set(verified.id, verified);
-    }
-    return verified;
-  }
-
-  private async readById(id: string): Promise<VerifiedKey | undefined> {
-    const generation = this.generation;
-    const record = await this.store(() => this.repository.findOneBy({ id }));
-    if (!record) return undefined;
-    const verified = new VerifiedKey(record);
-    if (generation === this.generation) this.byId?.set(id, verified);
-    return verified;
   }
 
   /**
@@ -488,92 +352,15 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy, BeforeAppli
     });
   }
 
-  /** A key-store operation that fails closed (503) when the store is down or slow. */
-  private store<T>(operation: () => Promise<T>): Promise<T> {
-    return storeCall(this.options.storeTimeoutMs, operation);
-  }
-
-  private admit(verified: VerifiedKey, now: number = this.options.clock()): VerifiedKey {
-    const refusal =
-      verified.refusal(now) ?? (this.denylist.isKeyRevoked(verified.id, now) ? 'revoked' : undefined);
-    if (refusal) throw new InvalidApiKeyError(refusal, this.options.challenge, verified.id);
-    return verified;
-  }
-
-  /**
-   * Drops a changed key from the cache, and invalidates reads that started before the change: their result is
-   * not cached, and requests from now on do not share them. (Reads in flight are keyed by the presented key's
-   * hash, not its id, so all of them are let go; a change is rare.)
-   */
-  private forget(keyId: string): void {
-    this.generation++;
-    this.verified?.deleteWhere((entry) => entry.id === keyId);
-    this.byId?.delete(keyId);
-    this.loading.clear();
-    this.loadingById.delete(keyId);
-  }
-
-  private forgetAll(): void {
-    this.generation++;
-    this.verified?.clear();
-    this.unknown?.clear();
-    this.byId?.clear();
-    this.loading.clear();
-    this.loadingById.clear();
-  }
-
-  /**
-   * A key changed in the store: drop it here, and with Redis tell the other instances to. The store is the
-   * authority, so a failed publication only leaves them to notice within the cache `ttl`.
-   */
-  private async changed(keyId: string): Promise<void> {
-    this.forget(keyId);
-    await this.changes?.publish(keyId).catch((error: unknown) => {
-      this.logger.warn(
-        `Key ${keyId} changed, but other instances could not be told (${causeOf(error)}): they see the change within the cache ttl instead.`,
-      );
-    });
-  }
-
   private async find(id: string): Promise<ApiKeyEntity> {
     // Input that is not an id is never echoed: an admin may have pasted a key by mistake.
     if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id)) throw new KeyNotFoundError();
-    const record = await this.store(() => this.repository.findOneBy({ id }));
+    const record = await this.repository.findById(id);
     if (!record) throw new KeyNotFoundError(id);
     return record;
   }
 
   private toView(record: ApiKeyEntity, now: number): ApiKeyView {
-    const { keyHash: _hash, quotaRefilledAt: _refilled, ...view } = record;
-    return { ...view, status: statusOf(record, now) };
+    return viewOf(record, now);
   }
-}
-
-const MAX_GRACE_MS = 30 * 86_400_000;
-
-/** What went wrong underneath: an unavailable store's own error, not the 503's generic message. */
-function causeOf(error: unknown): string {
-  const cause = error instanceof AuthUnavailableError ? error.cause : error;
-  return (cause as Error)?.message ?? String(cause);
-}
-
-/** The grace period of a rotation in ms: default 24 h, from 0 to 30 days. */
-function graceOf(grace: Duration | undefined): number {
-  if (grace === undefined) return 86_400_000;
-  // A bare `0` (as typed on a command line) needs no unit.
-  const ms = typeof grace === 'string' && /^\s*0\s*$/.test(grace) ? 0 : parseDuration(grace);
-  if (ms === undefined || ms < 0 || ms > MAX_GRACE_MS) {
-    throw new InvalidArgumentError(
-      'grace must be a duration from 0 to 30 days, such as "24h" (0 revokes at once).',
-    );
-  }
-  return ms;
-}
-
-function statusOf(record: ApiKeyEntity, now: number): ApiKeyStatus {
-  if (record.revokedAt) return 'revoked';
-  if (record.disabledAt) return 'disabled';
-  const deadline = deadlineOf(record);
-  if (deadline !== null && deadline <= now) return 'expired';
-  return 'active';
 }

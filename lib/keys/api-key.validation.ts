@@ -1,5 +1,5 @@
 import { isValidScope, MAX_SCOPES_PER_KEY } from '../scopes/scope.matcher.js';
-import { MAX_TIMER_MS, parseDuration } from '../common/duration.util.js';
+import { MAX_TIMER_MS, parseDuration, type Duration } from '../common/duration.util.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isValidCidr } from './ip-allowlist.js';
 import { isValidReferrerPattern } from './referrer.matcher.js';
@@ -198,4 +198,19 @@ function hasControlCharacter(value: string): boolean {
     if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
   }
   return false;
+}
+
+const MAX_GRACE_MS = 30 * 86_400_000;
+
+/** The grace period of a rotation in ms: default 24 h, from 0 to 30 days. */
+export function graceOf(grace: Duration | undefined): number {
+  if (grace === undefined) return 86_400_000;
+  // A bare `0` (as typed on a command line) needs no unit.
+  const ms = typeof grace === 'string' && /^\s*0\s*$/.test(grace) ? 0 : parseDuration(grace);
+  if (ms === undefined || ms < 0 || ms > MAX_GRACE_MS) {
+    throw new InvalidArgumentError(
+      'grace must be a duration from 0 to 30 days, such as "24h" (0 revokes at once).',
+    );
+  }
+  return ms;
 }

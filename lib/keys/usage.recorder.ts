@@ -1,29 +1,41 @@
-import { Logger } from '@nestjs/common';
-import type { Repository } from 'typeorm';
-import { ApiKeyEntity } from './api-key.entity.js';
-
-interface PendingUsage {
-  count: number;
-  lastUsedAt: number;
-}
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
+import { ApiKeyRepository, type PendingUsage } from './api-key.repository.js';
 
 /**
  * Counts uses and the last-use time per key in memory and writes them in one transaction every interval,
  * so a request never waits on a database write. `close()` writes until nothing is pending; a failed write
- * keeps its counts for the next round.
+ * keeps its counts for the next round: the last write happens after every module is destroyed and before
+ * the data source closes.
  */
-export class UsageRecorder {
+@Injectable()
+export class UsageRecorder implements OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger('Keybridge');
   private pending = new Map<string, PendingUsage>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
   constructor(
-    private readonly repository: Repository<ApiKeyEntity>,
-    intervalMs: number,
+    private readonly repository: ApiKeyRepository,
+    @Inject(RESOLVED_OPTIONS) options: ResolvedApiKeyOptions,
   ) {
-    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer = setInterval(() => void this.flush(), options.usageFlushMs);
     this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.flush();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.close();
   }
 
   record(keyId: string, at: number): void {
@@ -54,16 +66,7 @@ export class UsageRecorder {
     const batch = this.pending;
     this.pending = new Map();
     try {
-      await this.repository.manager.transaction(async (manager) => {
-        for (const [keyId, usage] of batch) {
-          await manager
-            .createQueryBuilder()
-            .update(ApiKeyEntity)
-            .set({ usageCount: () => `usage_count + ${usage.count}`, lastUsedAt: new Date(usage.lastUsedAt) })
-            .where('id = :keyId', { keyId })
-            .execute();
-        }
-      });
+      await this.repository.addUsage(batch);
     } catch (error) {
       this.logger.warn(
         `Could not record usage of ${batch.size} key(s), will retry: ${(error as Error)?.message ?? String(error)}`,

@@ -1,8 +1,7 @@
 import type { ResolvedLimit } from '../interfaces/resolved-options.interface.js';
 import { RateLimitedError } from '../errors.js';
 import { TtlCache } from '../common/ttl.cache.js';
-import type { RedisConnection } from '../redis/redis.connection.js';
-import { KeyRateLimiter } from './key-rate.limiter.js';
+import type { KeyRateLimiter } from './key-rate.limiter.js';
 
 const MAX_TRACKED_ADDRESSES = 100_000;
 
@@ -16,16 +15,14 @@ const MAX_TRACKED_ADDRESSES = 100_000;
  * in memory.
  */
 export class FailedAuthThrottle {
-  private readonly counter: KeyRateLimiter;
   /** Addresses over the limit, until when: the request path reads this synchronously. */
   private readonly blocked: TtlCache<number>;
 
   constructor(
     private readonly limit: ResolvedLimit,
-    redis: RedisConnection | null,
-    timeoutMs: number,
+    /** Counts failures; it counts locally while Redis is out, as a shield should. */
+    private readonly counter: KeyRateLimiter,
   ) {
-    this.counter = new KeyRateLimiter('failed-auth', { redis, timeoutMs, onOutage: 'local' });
     this.blocked = new TtlCache(MAX_TRACKED_ADDRESSES, limit.windowSeconds * 1000, Date.now);
   }
 

@@ -1,11 +1,8 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { Repository } from 'typeorm';
-import { API_KEY_REPOSITORY, REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { REQUEST_RATE_LIMITER, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { ForbiddenOriginError, QuotaExhaustedError, RateLimitedError, rateLimitHeaders } from '../errors.js';
-import type { ApiKeyEntity } from '../keys/api-key.entity.js';
-import { storeCall } from '../common/store-call.util.js';
-import type { RedisConnection } from '../redis/redis.connection.js';
+import { ApiKeyRepository } from '../keys/api-key.repository.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import type { IncomingRequestLike } from '../common/client-address.util.js';
 import { KeyRateLimiter } from './key-rate.limiter.js';
@@ -16,15 +13,11 @@ const NO_REFILL_RETRY_SECONDS = 86_400;
 /** The per-key controls applied after a key is known to be valid: origin, rate limit, quota. */
 @Injectable()
 export class KeyLimitsService {
-  private readonly rateLimiter: KeyRateLimiter;
-
   constructor(
-    @Inject(API_KEY_REPOSITORY) private readonly repository: Repository<ApiKeyEntity>,
+    private readonly repository: ApiKeyRepository,
+    @Inject(REQUEST_RATE_LIMITER) private readonly rateLimiter: KeyRateLimiter,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
-    @Optional() @Inject(REDIS_CONNECTION) redis: RedisConnection | null = null,
-  ) {
-    this.rateLimiter = new KeyRateLimiter('requests', { redis, timeoutMs: options.storeTimeoutMs });
-  }
+  ) {}
 
   /** Throws `ForbiddenOriginError` when the key is restricted to addresses or referrers the request is not from. */
   checkOrigin(key: VerifiedKey, request: IncomingRequestLike, clientIp: string | undefined): void {
@@ -57,42 +50,11 @@ export class KeyLimitsService {
     return headers;
   }
 
-  /**
-   * One atomic decrement per request (`UPDATE … WHERE remaining > 0`). A due refill is one more conditional
-   * `UPDATE`, issued only when this process believes the interval has passed; instances racing for it refill
-   * once.
-   */
+  /** One unit of the key's quota, refilled first when due; 429 when it is used up. */
   private async consumeQuota(key: VerifiedKey): Promise<void> {
     const now = this.options.clock();
+    if (await this.repository.spendQuota(key, now)) return;
     const refill = key.quotaRefill;
-    const consumed = await storeCall(this.options.storeTimeoutMs, async () => {
-      if (refill && now >= key.quotaRefilledAtMs + refill.intervalSeconds * 1000) {
-        const due = now - refill.intervalSeconds * 1000;
-        const refilled = await this.repository
-          .createQueryBuilder()
-          .update()
-          .set({ remaining: refill.amount, quotaRefilledAt: new Date(now) })
-          .where('id = :id AND (quota_refilled_at IS NULL OR quota_refilled_at <= :due)', { id: key.id, due })
-          .execute();
-        if ((refilled.affected ?? 0) > 0) {
-          key.quotaRefilledAtMs = now;
-        } else {
-          const record = await this.repository.findOne({
-            where: { id: key.id },
-            select: { id: true, quotaRefilledAt: true },
-          });
-          key.quotaRefilledAtMs = record?.quotaRefilledAt?.getTime() ?? now;
-        }
-      }
-      const result = await this.repository
-        .createQueryBuilder()
-        .update()
-        .set({ remaining: () => 'remaining - 1' })
-        .where('id = :id AND remaining > 0', { id: key.id })
-        .execute();
-      return (result.affected ?? 0) > 0;
-    });
-    if (consumed) return;
     const resetSeconds = refill
       ? Math.max(1, (key.quotaRefilledAtMs + refill.intervalSeconds * 1000 - now) / 1000)
       : NO_REFILL_RETRY_SECONDS;

@@ -19,7 +19,7 @@ export interface KeyChangeListener {
  */
 export class KeyChangeFeed {
   /** Only an instance with a cache listens; every instance publishes. */
-  private readonly subscription: RedisSubscription | undefined;
+  private subscription: RedisSubscription | undefined;
   private readonly channel: string;
   /** Tags this instance's own publications, which it has already applied. */
   private readonly origin = randomUUID();
@@ -27,14 +27,16 @@ export class KeyChangeFeed {
   constructor(
     private readonly redis: RedisConnection,
     private readonly timeoutMs: number,
-    listener: KeyChangeListener | undefined,
   ) {
     this.channel = redis.key('keys:changed');
-    if (!listener) return;
+  }
+
+  /** Hands other instances' changes to `listener` from `start()` on. */
+  listen(listener: KeyChangeListener): void {
     this.subscription = new RedisSubscription(
-      redis.duplicate(),
+      this.redis.duplicate(),
       this.channel,
-      timeoutMs,
+      this.timeoutMs,
       {
         resync: async () => listener.reset(),
         message: (message) => {

@@ -96,9 +96,14 @@ export class AccessTokenService implements OnModuleInit {
 
   /**
    * The verified token behind a bearer value, or `InvalidTokenError` with the reason; `AuthUnavailableError`
-   * when the denylist cannot vouch for it. Synchronous on a cache hit.
+   * when the denylist cannot vouch for it. Synchronous on a cache hit. `beforeVerify(subject)` runs only
+   * when the signature is about to be checked (the failed-authentication throttle).
    */
-  authenticate(token: string, beforeVerify?: () => void): VerifiedToken | Promise<VerifiedToken> {
+  authenticate<T>(
+    token: string,
+    beforeVerify?: (subject: T) => void,
+    subject?: T,
+  ): VerifiedToken | Promise<VerifiedToken> {
     const now = this.options.clock();
     // The cache is keyed by the signature segment: unique per token, and useless without the rest, so no
     // usable token sits in memory. A CRC of the whole token tells a token apart from one with the same
@@ -106,7 +111,7 @@ export class AccessTokenService implements OnModuleInit {
     const cacheKey = this.cache ? token.slice(token.lastIndexOf('.') + 1) : '';
     const cached = cacheKey.length >= MIN_SIGNATURE_LENGTH ? this.cache?.get(cacheKey, now) : undefined;
     if (cached && cached.checksum === crc32(token)) return this.admit(cached, now);
-    beforeVerify?.();
+    beforeVerify?.(subject as T);
     return this.verify(token, now).then((verified) => {
       if (cacheKey.length >= MIN_SIGNATURE_LENGTH) {
         verified.checksum = crc32(token);

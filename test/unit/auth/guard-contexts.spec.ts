@@ -6,7 +6,9 @@ import { RequestAuthenticator } from '../../../lib/auth/request.authenticator.js
 import { Public } from '../../../lib/auth/public.decorator.js';
 import { resolveOptions } from '../../../lib/options/options.resolver.js';
 import { MissingCredentialsError } from '../../../lib/errors.js';
-import type { ApiKeyService } from '../../../lib/keys/api-key.service.js';
+import type { ApiKeyVerifier } from '../../../lib/keys/api-key.verifier.js';
+import type { ClientAddressResolver } from '../../../lib/auth/client-address.resolver.js';
+import type { KeybridgeEventEmitter } from '../../../lib/events/event.emitter.js';
 import type { KeyLimitsService } from '../../../lib/limits/key-limits.service.js';
 import type { AccessTokenService } from '../../../lib/tokens/access-token.service.js';
 
@@ -27,9 +29,11 @@ describe('RequestAuthenticator.exchangeOf', () => {
   // Only the parts these methods touch; the services are never called here.
   const authenticator = new RequestAuthenticator(
     new Reflector(),
-    {} as ApiKeyService,
+    {} as ApiKeyVerifier,
     {} as KeyLimitsService,
     {} as AccessTokenService,
+    {} as ClientAddressResolver,
+    {} as KeybridgeEventEmitter,
     resolveOptions({}),
   );
 

@@ -1,0 +1,137 @@
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { RequestAuthenticator } from '../auth/request.authenticator.js';
+import { ForbiddenOriginError, InvalidApiKeyError, OAuthError } from '../errors.js';
+import { KeybridgeEventEmitter } from '../events/event.emitter.js';
+import { originReason } from '../events/refusal.events.js';
+import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
+import { ApiKeyVerifier } from '../keys/api-key.verifier.js';
+import type { VerifiedKey } from '../keys/verified-key.js';
+import { KeyLimitsService } from '../limits/key-limits.service.js';
+import { basicChallenge, presentedClient, type PresentedClient } from './client-credentials.reader.js';
+import type { OAuthParams } from './oauth.params.js';
+import type { OAuthRequest } from './oauth.responder.js';
+
+/**
+ * Client authentication for the token, revocation and introspection endpoints: a client is an API key,
+ * presented with HTTP Basic, `client_secret_post` or the key header. Refused keys are audited with their
+ * precise reason and counted against the client's address; the client only ever sees `invalid_client`.
+ */
+@Injectable()
+export class OAuthClientAuthenticator {
+  constructor(
+    private readonly keys: ApiKeyVerifier,
+    private readonly limits: KeyLimitsService,
+    private readonly authenticator: RequestAuthenticator,
+    private readonly events: KeybridgeEventEmitter,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+  ) {}
+
+  /** The client credentials on a request, not yet checked, or `undefined` when there are none. */
+  presented(request: OAuthRequest, params: OAuthParams): PresentedClient | undefined {
+    return presentedClient(request.headers, params, this.options.headerKey, this.options.realm);
+  }
+
+  /** The presented client, or 401 `invalid_client` naming the ways to authenticate. */
+  requireClient(client: PresentedClient | undefined): PresentedClient {
+    if (client) return client;
+    throw new OAuthError(
+      'invalid_client',
+      'Authenticate with HTTP Basic (client_id = key id, client_secret = key), client_secret_post, or the API key header.',
+      HttpStatus.UNAUTHORIZED,
+      { 'WWW-Authenticate': basicChallenge(this.options.realm) },
+    );
+  }
+
+  /** Checks the presented key, its claimed `client_id` and its origin restrictions. */
+  async authenticate(
+    client: PresentedClient,
+    request: OAuthRequest,
+    ip: string | undefined,
+  ): Promise<VerifiedKey> {
+    const challenge =
+      client.method === 'api_key_header' ? this.options.challenge : basicChallenge(this.options.realm);
+    const invalid = () =>
+      new OAuthError('invalid_client', 'Client authentication failed.', HttpStatus.UNAUTHORIZED, {
+        'WWW-Authenticate': challenge,
+      });
+    let key: VerifiedKey;
+    try {
+      key = await this.keys.authenticate(client.secret, this.authenticator.throttleGate, request);
+    } catch (error) {
+      if (!(error instanceof InvalidApiKeyError)) throw error;
+      this.noteFailure(error, request, ip);
+      throw invalid();
+    }
+    if (client.clientId !== undefined && client.clientId !== key.id) {
+      this.events.emit({
+        type: 'auth.failed',
+        reason: 'client_id_mismatch',
+        keyId: key.id,
+        ip,
+        at: new Date(this.options.clock()),
+      });
+      throw invalid();
+    }
+    this.checkOrigin(key, request, ip);
+    return key;
+  }
+
+  /**
+   * The key behind a `subject_token` (RFC 8693), or 400 `invalid_request` (§2.2.2) when it is not a valid
+   * key; the refusal is audited and counted like a client's.
+   */
+  async subjectKey(
+    subjectToken: string,
+    request: OAuthRequest,
+    ip: string | undefined,
+  ): Promise<VerifiedKey> {
+    try {
+      return await this.keys.authenticate(subjectToken, this.authenticator.throttleGate, request);
+    } catch (error) {
+      if (!(error instanceof InvalidApiKeyError)) throw error;
+      this.noteFailure(error, request, ip);
+      throw new OAuthError('invalid_request', 'The subject_token is not a valid API key.');
+    }
+  }
+
+  /** The key if it is valid and usable, else `undefined`; for revoking a key with itself. */
+  async keyIfValid(key: string): Promise<VerifiedKey | undefined> {
+    try {
+      return await this.keys.authenticate(key);
+    } catch (error) {
+      if (error instanceof InvalidApiKeyError) return undefined;
+      throw error;
+    }
+  }
+
+  /** The key's origin restrictions apply to the OAuth endpoints as to any route. */
+  checkOrigin(key: VerifiedKey, request: OAuthRequest, ip: string | undefined): void {
+    if (!key.ipAllowList && !key.referrers) return;
+    try {
+      this.limits.checkOrigin(key, request, ip);
+    } catch (error) {
+      if (!(error instanceof ForbiddenOriginError)) throw error;
+      this.events.emit({
+        type: 'auth.failed',
+        reason: originReason(error),
+        keyId: key.id,
+        ip,
+        at: new Date(this.options.clock()),
+      });
+      throw new OAuthError('unauthorized_client', error.message);
+    }
+  }
+
+  /** A refused key: audited with its precise reason, and counted against the client's address. */
+  private noteFailure(error: InvalidApiKeyError, request: OAuthRequest, ip: string | undefined): void {
+    this.authenticator.countFailure(request);
+    this.events.emit({
+      type: 'auth.failed',
+      reason: error.reason,
+      keyId: error.keyId,
+      ip,
+      at: new Date(this.options.clock()),
+    });
+  }
+}
