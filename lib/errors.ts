@@ -1,4 +1,13 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import {
+  bearerChallenge,
+  rateLimitHeaders,
+  retryAfterSeconds,
+  tooManyRequestsHeaders,
+  type RateLimitState,
+} from './common/http-headers.util.js';
+
+export { bearerChallenge, rateLimitHeaders, type RateLimitState };
 
 /** Every code a keybridge error can carry. Codes are stable: match on them, not on messages. */
 export type KeybridgeErrorCode =
@@ -28,6 +37,15 @@ export type OAuthErrorCode =
   | 'invalid_target'
   | 'temporarily_unavailable';
 
+/**
+ * The `code` of each error class: the codes it sends, plus one for each class whose wire code it shares with
+ * another (`ambiguous_credentials` answers `invalid_argument`) or which answers in another shape
+ * (`oauth_error`, whose body carries the RFC 6749 `error`). `switch (error.code)` on an `AnyKeybridgeError`
+ * narrows to its class.
+ */
+export type KeybridgeErrorClassCode =
+  Exclude<KeybridgeErrorCode, OAuthErrorCode> | 'ambiguous_credentials' | 'oauth_error';
+
 /** The JSON body of every keybridge HTTP error. */
 export interface KeybridgeErrorBody {
   statusCode: number;
@@ -53,27 +71,29 @@ const REASON_PHRASES: Record<number, string> = {
  * error calls for (the guards set them before throwing).
  */
 export class KeybridgeError extends HttpException {
-  static readonly code: KeybridgeErrorCode = 'invalid_argument';
-  readonly code: KeybridgeErrorCode;
+  /** Tells the class apart: every subclass has its own, on the class and on each instance. */
+  static readonly code: KeybridgeErrorClassCode = 'invalid_argument';
+  readonly code: KeybridgeErrorClassCode;
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(
     message: string,
     status: number,
     options: {
-      code?: KeybridgeErrorCode;
+      /** The `code` of the body when it is not the class's own (one documented wire code, several causes). */
+      wireCode?: KeybridgeErrorCode;
       headers?: Record<string, string>;
       cause?: unknown;
       /** A body of another shape, for the OAuth endpoints whose errors RFC 6749 defines. */
       body?: object;
     } = {},
   ) {
-    const code = options.code ?? (new.target as typeof KeybridgeError).code;
+    const code = (new.target as typeof KeybridgeError).code;
     const body = options.body ?? {
       statusCode: status,
       error: REASON_PHRASES[status] ?? 'Error',
       message,
-      code,
+      code: options.wireCode ?? code,
     };
     super(body, status, { cause: options.cause });
     this.name = new.target.name;
@@ -86,16 +106,9 @@ export class KeybridgeError extends HttpException {
   }
 }
 
-/** `WWW-Authenticate: Bearer …` (RFC 6750 §3) with an error code and description. */
-export function bearerChallenge(realm: string, error?: string, extra: Record<string, string> = {}): string {
-  const params = [`realm="${realm}"`];
-  if (error) params.push(`error="${error}"`);
-  for (const name in extra) params.push(`${name}="${extra[name]}"`);
-  return `Bearer ${params.join(', ')}`;
-}
-
 export class MissingCredentialsError extends KeybridgeError {
-  static override readonly code = 'missing_credentials';
+  static override readonly code = 'missing_credentials' as const;
+  declare readonly code: 'missing_credentials';
   constructor(challenge: string) {
     super('No credential was presented.', HttpStatus.UNAUTHORIZED, {
       headers: { 'WWW-Authenticate': challenge },
@@ -108,7 +121,8 @@ export type InvalidKeyReason =
   'malformed' | 'bad_checksum' | 'duplicate_header' | 'unknown' | 'expired' | 'revoked' | 'disabled';
 
 export class InvalidApiKeyError extends KeybridgeError {
-  static override readonly code = 'invalid_api_key';
+  static override readonly code = 'invalid_api_key' as const;
+  declare readonly code: 'invalid_api_key';
   constructor(
     readonly reason: InvalidKeyReason,
     challenge: string,
@@ -144,7 +158,8 @@ const TOKEN_MESSAGES: Partial<Record<InvalidTokenReason, string>> = {
 };
 
 export class InvalidTokenError extends KeybridgeError {
-  static override readonly code = 'invalid_token';
+  static override readonly code = 'invalid_token' as const;
+  declare readonly code: 'invalid_token';
   constructor(
     readonly reason: InvalidTokenReason,
     realm: string,
@@ -160,7 +175,8 @@ export class InvalidTokenError extends KeybridgeError {
 }
 
 export class InsufficientScopeError extends KeybridgeError {
-  static override readonly code = 'insufficient_scope';
+  static override readonly code = 'insufficient_scope' as const;
+  declare readonly code: 'insufficient_scope';
   constructor(
     readonly missingScopes: readonly string[],
     headers: Record<string, string> = {},
@@ -170,7 +186,8 @@ export class InsufficientScopeError extends KeybridgeError {
 }
 
 export class ForbiddenOriginError extends KeybridgeError {
-  static override readonly code = 'forbidden_origin';
+  static override readonly code = 'forbidden_origin' as const;
+  declare readonly code: 'forbidden_origin';
   constructor(readonly reason: 'ip' | 'referrer') {
     super(
       reason === 'ip'
@@ -181,33 +198,9 @@ export class ForbiddenOriginError extends KeybridgeError {
   }
 }
 
-/** What a rate limiter or quota reports to the client in `RateLimit-*` headers. */
-export interface RateLimitState {
-  limit: number;
-  remaining: number;
-  /** Seconds until the window resets. */
-  resetSeconds: number;
-}
-
-export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
-  return {
-    'RateLimit-Limit': String(state.limit),
-    'RateLimit-Remaining': String(Math.max(0, state.remaining)),
-    'RateLimit-Reset': String(Math.max(0, Math.ceil(state.resetSeconds))),
-  };
-}
-
-/** `Retry-After` (whole seconds, at least 1) with the `RateLimit-*` headers of a 429. */
-function tooManyRequestsHeaders(state: RateLimitState): Record<string, string> {
-  return { 'Retry-After': String(retryAfterSeconds(state)), ...rateLimitHeaders(state) };
-}
-
-function retryAfterSeconds(state: RateLimitState): number {
-  return Math.max(1, Math.ceil(state.resetSeconds));
-}
-
 export class RateLimitedError extends KeybridgeError {
-  static override readonly code = 'rate_limited';
+  static override readonly code = 'rate_limited' as const;
+  declare readonly code: 'rate_limited';
   constructor(state: RateLimitState, reason = 'Rate limit exceeded.') {
     super(`${reason} Retry after ${retryAfterSeconds(state)} seconds.`, HttpStatus.TOO_MANY_REQUESTS, {
       headers: tooManyRequestsHeaders(state),
@@ -216,7 +209,8 @@ export class RateLimitedError extends KeybridgeError {
 }
 
 export class QuotaExhaustedError extends KeybridgeError {
-  static override readonly code = 'quota_exhausted';
+  static override readonly code = 'quota_exhausted' as const;
+  declare readonly code: 'quota_exhausted';
   constructor(state: RateLimitState) {
     super('The quota of this API key is used up.', HttpStatus.TOO_MANY_REQUESTS, {
       headers: tooManyRequestsHeaders(state),
@@ -225,7 +219,8 @@ export class QuotaExhaustedError extends KeybridgeError {
 }
 
 export class AuthUnavailableError extends KeybridgeError {
-  static override readonly code = 'auth_unavailable';
+  static override readonly code = 'auth_unavailable' as const;
+  declare readonly code: 'auth_unavailable';
   constructor(cause?: unknown) {
     super('Authentication is temporarily unavailable. Try again shortly.', HttpStatus.SERVICE_UNAVAILABLE, {
       headers: { 'Retry-After': '1' },
@@ -235,7 +230,8 @@ export class AuthUnavailableError extends KeybridgeError {
 }
 
 export class ApiKeyInQueryError extends KeybridgeError {
-  static override readonly code = 'api_key_in_query';
+  static override readonly code = 'api_key_in_query' as const;
+  declare readonly code: 'api_key_in_query';
   constructor(parameter: string, header: string) {
     super(
       `API keys are not accepted in the query string (found "${parameter}"): query strings end up in logs. Send the key in the ${header} header.`,
@@ -245,14 +241,16 @@ export class ApiKeyInQueryError extends KeybridgeError {
 }
 
 export class InvalidArgumentError extends KeybridgeError {
-  static override readonly code = 'invalid_argument';
+  static override readonly code = 'invalid_argument' as const;
+  declare readonly code: 'invalid_argument';
   constructor(message: string) {
     super(message, HttpStatus.BAD_REQUEST);
   }
 }
 
 export class KeyNotFoundError extends KeybridgeError {
-  static override readonly code = 'key_not_found';
+  static override readonly code = 'key_not_found' as const;
+  declare readonly code: 'key_not_found';
   constructor(id?: string) {
     super(
       id === undefined ? 'No API key has that id.' : `No API key has the id "${id}".`,
@@ -262,7 +260,8 @@ export class KeyNotFoundError extends KeybridgeError {
 }
 
 export class KeyConflictError extends KeybridgeError {
-  static override readonly code = 'key_conflict';
+  static override readonly code = 'key_conflict' as const;
+  declare readonly code: 'key_conflict';
   constructor(message: string) {
     super(message, HttpStatus.CONFLICT);
   }
@@ -270,11 +269,13 @@ export class KeyConflictError extends KeybridgeError {
 
 /** More than one credential on one request (an API key and a bearer token): it is refused, not guessed between. */
 export class AmbiguousCredentialsError extends KeybridgeError {
-  static override readonly code = 'invalid_argument';
+  static override readonly code = 'ambiguous_credentials' as const;
+  declare readonly code: 'ambiguous_credentials';
   constructor(header: string) {
     super(
       `Present one credential: either the ${header} header or an Authorization: Bearer token, not both.`,
       HttpStatus.BAD_REQUEST,
+      { wireCode: 'invalid_argument' },
     );
   }
 }
@@ -284,6 +285,8 @@ export class AmbiguousCredentialsError extends KeybridgeError {
  * `Cache-Control: no-store`, 400 (or 401 with `WWW-Authenticate` for `invalid_client`).
  */
 export class OAuthError extends KeybridgeError {
+  static override readonly code = 'oauth_error' as const;
+  declare readonly code: 'oauth_error';
   constructor(
     readonly error: KeybridgeErrorCode,
     readonly description: string,
@@ -292,7 +295,6 @@ export class OAuthError extends KeybridgeError {
     cause?: unknown,
   ) {
     super(description, status, {
-      code: error,
       headers,
       cause,
       body: { error, error_description: description },
@@ -300,13 +302,36 @@ export class OAuthError extends KeybridgeError {
   }
 }
 
-/** Thrown at boot when the module options cannot work; the message lists what to change. */
-export class InvalidOptionsError extends KeybridgeError {
-  static override readonly code = 'invalid_options';
+/**
+ * Thrown at boot when the module options cannot work; the message lists what to change. It is not an HTTP
+ * exception: it never answers a request, it stops the app from starting.
+ */
+export class InvalidOptionsError extends Error {
+  static readonly code = 'invalid_options' as const;
+  readonly code = InvalidOptionsError.code;
+  readonly problems: readonly string[];
+
   constructor(problems: readonly string[]) {
-    super(
-      `ApiKeyModule options are invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
-      HttpStatus.INTERNAL_SERVER_ERROR,
-    );
+    super(`ApiKeyModule options are invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'InvalidOptionsError';
+    this.problems = [...problems];
   }
 }
+
+/** Every error the library throws; `switch (error.code)` narrows to the class. */
+export type AnyKeybridgeError =
+  | MissingCredentialsError
+  | InvalidApiKeyError
+  | InvalidTokenError
+  | InsufficientScopeError
+  | ForbiddenOriginError
+  | RateLimitedError
+  | QuotaExhaustedError
+  | AuthUnavailableError
+  | ApiKeyInQueryError
+  | InvalidArgumentError
+  | KeyNotFoundError
+  | KeyConflictError
+  | AmbiguousCredentialsError
+  | OAuthError
+  | InvalidOptionsError;

@@ -1,6 +1,8 @@
 import { HttpException } from '@nestjs/common';
 import { describe, expect, it } from '@jest/globals';
 import {
+  AmbiguousCredentialsError,
+  type AnyKeybridgeError,
   ApiKeyInQueryError,
   AuthUnavailableError,
   ForbiddenOriginError,
@@ -13,6 +15,7 @@ import {
   KeyConflictError,
   KeyNotFoundError,
   MissingCredentialsError,
+  OAuthError,
   QuotaExhaustedError,
   RateLimitedError,
   rateLimitHeaders,
@@ -75,13 +78,6 @@ describe('keybridge errors', () => {
     ['InvalidArgumentError', () => new InvalidArgumentError('bad'), 400, 'Bad Request', 'invalid_argument'],
     ['KeyNotFoundError', () => new KeyNotFoundError('key_123'), 404, 'Not Found', 'key_not_found'],
     ['KeyConflictError', () => new KeyConflictError('already rotated'), 409, 'Conflict', 'key_conflict'],
-    [
-      'InvalidOptionsError',
-      () => new InvalidOptionsError(['pepper is required']),
-      500,
-      'Internal Server Error',
-      'invalid_options',
-    ],
   ])('%s renders exactly { statusCode, error, message, code }', (name, make, status, error, code) => {
     const thrown = make();
     expect(thrown).toBeInstanceOf(HttpException);
@@ -95,6 +91,45 @@ describe('keybridge errors', () => {
     expect(typeof thrown.message).toBe('string');
     expect(thrown.message.length).toBeGreaterThan(0);
     expect(thrown.body).toEqual(body);
+  });
+
+  it('stops the app at boot with InvalidOptionsError, which is no HTTP exception and lists every problem', () => {
+    const thrown = new InvalidOptionsError(['pepper is required', 'issuer is required']);
+    expect(thrown).not.toBeInstanceOf(HttpException);
+    expect(thrown).toBeInstanceOf(Error);
+    expect(thrown.name).toBe('InvalidOptionsError');
+    expect(thrown.code).toBe('invalid_options');
+    expect(thrown.problems).toEqual(['pepper is required', 'issuer is required']);
+    expect(thrown.message).toBe(
+      'ApiKeyModule options are invalid:\n  - pepper is required\n  - issuer is required',
+    );
+  });
+
+  it('gives every class a code of its own, while AmbiguousCredentialsError still answers invalid_argument', () => {
+    const ambiguous = new AmbiguousCredentialsError('X-API-Key');
+    expect(ambiguous.code).toBe('ambiguous_credentials');
+    expect(AmbiguousCredentialsError.code).toBe('ambiguous_credentials');
+    expect(ambiguous.body.code).toBe('invalid_argument');
+    const oauth = new OAuthError('invalid_client', 'Client authentication failed.', 401);
+    expect(oauth.code).toBe('oauth_error');
+    expect(oauth.error).toBe('invalid_client');
+    expect(oauth.getResponse()).toEqual({
+      error: 'invalid_client',
+      error_description: 'Client authentication failed.',
+    });
+    const describe = (error: AnyKeybridgeError): string => {
+      switch (error.code) {
+        case 'oauth_error':
+          return error.error;
+        case 'invalid_options':
+          return error.problems.join();
+        default:
+          return error.code;
+      }
+    };
+    expect(describe(oauth)).toBe('invalid_client');
+    expect(describe(new InvalidOptionsError(['a', 'b']))).toBe('a,b');
+    expect(describe(ambiguous)).toBe('ambiguous_credentials');
   });
 
   it('keeps each code on the class too', () => {
