@@ -1,21 +1,30 @@
+/**
+ * The public API of nestjs-keybridge. Everything exported here is covered by semantic versioning, except
+ * what is tagged `@internal` in its own documentation: those exports stay for existing apps and may change
+ * in a minor release.
+ */
+
+// The module and its options
 export { ApiKeyModule, KEYBRIDGE_ENTITIES } from './api-key.module.js';
 export { API_KEY_MODULE_OPTIONS } from './api-key.module-definition.js';
-export { DEFAULT_OAUTH_ROUTES } from './api-key.constants.js';
+export {
+  API_KEY_STRATEGY,
+  DEFAULT_API_KEY_HEADER,
+  DEFAULT_OAUTH_ROUTES,
+  DEFAULT_QUERY_KEY_PARAMETERS,
+  INTROSPECTION_SCOPE,
+  PUBLIC_METADATA,
+  SCOPES_METADATA,
+} from './api-key.constants.js';
 export type {
   ApiKeyModuleExtras,
   ApiKeyModuleOptions,
   OAuthRoutes,
 } from './interfaces/api-key-options.interface.js';
-export {
-  API_KEY_STRATEGY,
-  DEFAULT_API_KEY_HEADER,
-  DEFAULT_QUERY_KEY_PARAMETERS,
-  PUBLIC_METADATA,
-  SCOPES_METADATA,
-  INTROSPECTION_SCOPE,
-} from './api-key.constants.js';
 export type { Duration } from './common/duration.util.js';
+export type { KeybridgeRedisOptions, RedisDenylistOptions } from './interfaces/redis-options.interface.js';
 
+// API keys
 export { ApiKeyService } from './keys/api-key.service.js';
 export { ApiKeyEntity, API_KEY_TABLE } from './keys/api-key.entity.js';
 export type { KeyQuotaRefill, KeyRateLimit } from './keys/api-key.entity.js';
@@ -31,27 +40,30 @@ export type {
   VerifyResult,
 } from './keys/api-key.types.js';
 export { DEFAULT_KEY_PREFIXES, generateKey, inspectKey } from './keys/api-key.format.js';
-export type { VerifiedKey } from './keys/verified-key.js';
 export type { KeyEnvironment, KeyPrefixes } from './interfaces/key-prefixes.interface.js';
+/** @internal the verified key the guards work with. */
+export type { VerifiedKey } from './keys/verified-key.js';
 
+// Guarding routes
 export { ApiKeyGuard } from './auth/api-key.guard.js';
 export { ApiKeyPassportGuard } from './auth/api-key-passport.guard.js';
 export { ApiKeyStrategy } from './auth/api-key.strategy.js';
-export { RequestAuthenticator } from './auth/request.authenticator.js';
-export type {
-  AuthenticatedRequest,
-  GuardedExchange,
-  RouteRequirements,
-} from './auth/request.authenticator.js';
-export { Scopes } from './scopes/scopes.decorator.js';
-export { Public } from './auth/public.decorator.js';
+export { ClientAddressResolver } from './auth/client-address.resolver.js';
 export { CurrentPrincipal } from './auth/current-principal.decorator.js';
-export type { ApiKeyPrincipal, Principal, TokenPrincipal } from './interfaces/principal.interface.js';
+export { Public } from './auth/public.decorator.js';
+export type { AuthenticatedRequest, GuardedExchange } from './auth/credential.reader.js';
+export type { RouteRequirements } from './auth/route.requirements.js';
+/** @internal the guards' shared steps; subclass a guard and override its protected hooks instead. */
+export { RequestAuthenticator } from './auth/request.authenticator.js';
+export { Scopes } from './scopes/scopes.decorator.js';
 export { GrantedScopes, isValidScope } from './scopes/scope.matcher.js';
+export type { ApiKeyPrincipal, Principal, TokenPrincipal } from './interfaces/principal.interface.js';
 
+// Limits
 export { KeyLimitsService } from './limits/key-limits.service.js';
 export { clientAddress } from './common/client-address.util.js';
 
+// Audit events
 export type {
   ChangeContext,
   EventClient,
@@ -62,28 +74,20 @@ export type {
 export { allListeners, countEvents, logEvents } from './events/event.listeners.js';
 export type { EventCounter } from './events/event.listeners.js';
 
+// Schema
 export {
   KEYBRIDGE_MIGRATIONS,
   CreateKeybridgeApiKeys1763800000000,
   CreateKeybridgeDenylist1763900000000,
 } from './migrations/index.js';
 
+// Access tokens and the OAuth endpoints
 export { AccessTokenService, ACCESS_TOKEN_TYPE } from './tokens/access-token.service.js';
 export type { MintedToken } from './tokens/access-token.service.js';
 export { VerifiedToken } from './tokens/verified-token.js';
 export type { AccessTokenClaims } from './tokens/verified-token.js';
 export { SIGNING_ALGORITHMS } from './tokens/signing-key.ring.js';
 export type { PublicJwk, SigningAlgorithm, SigningKeyOption } from './interfaces/signing-key.interface.js';
-
-export { TokenDenylist } from './denylist/token.denylist.js';
-export type { DenylistStore } from './interfaces/denylist-store.interface.js';
-export { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
-export { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
-export type { DatabaseDenylistOptions } from './denylist/database-denylist.store.js';
-export { RedisDenylistStore } from './denylist/redis-denylist.store.js';
-export type { KeybridgeRedisOptions, RedisDenylistOptions } from './interfaces/redis-options.interface.js';
-export { DenylistEntryEntity, DENYLIST_TABLE } from './denylist/denylist-entry.entity.js';
-
 export {
   OAuthService,
   GRANT_CLIENT_CREDENTIALS,
@@ -92,6 +96,17 @@ export {
   ACCESS_TOKEN_TOKEN_TYPE,
 } from './oauth/oauth.service.js';
 
+// Revocation
+export { TokenDenylist } from './denylist/token.denylist.js';
+export { DenylistStore } from './interfaces/denylist-store.interface.js';
+export { getDenylistStoreToken, InjectDenylistStore } from './denylist/denylist-store.decorator.js';
+export { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
+export { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
+export type { DatabaseDenylistOptions } from './denylist/database-denylist.store.js';
+export { RedisDenylistStore } from './denylist/redis-denylist.store.js';
+export { DenylistEntryEntity, DENYLIST_TABLE } from './denylist/denylist-entry.entity.js';
+
+// Errors
 export {
   AmbiguousCredentialsError,
   ApiKeyInQueryError,
@@ -111,9 +126,11 @@ export {
   RateLimitedError,
 } from './errors.js';
 export type {
+  AnyKeybridgeError,
   InvalidKeyReason,
   InvalidTokenReason,
   KeybridgeErrorBody,
+  KeybridgeErrorClassCode,
   KeybridgeErrorCode,
   OAuthErrorCode,
   RateLimitState,

@@ -7,9 +7,8 @@ import { changeContext } from '../events/change-context.util.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import type { ChangeContext } from '../interfaces/keybridge-event.interface.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import { randomBase62 } from './base62.util.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
-import { generateKey, keyHint } from './api-key.format.js';
+import { newKeyRecord, successorRecord } from './api-key.records.js';
 import { ApiKeyHasher } from './api-key.hasher.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import type {
@@ -78,45 +77,20 @@ export class ApiKeyService implements OnModuleInit {
     if (environment !== 'live' && environment !== 'test') {
       throw new InvalidArgumentError('environment must be "live" or "test".');
     }
-    const id = `key_${randomBase62(22)}`;
-    const prefix = this.options.prefixes[environment];
-    const key = generateKey(prefix);
-    const createdAt = new Date(now);
-    const record: ApiKeyEntity = {
-      id,
-      keyHash: this.hasher.hash(key),
-      hint: keyHint(key, prefix),
+    const subject = input.subject === undefined ? undefined : requireText(input.subject, 'subject');
+    const { record, key } = newKeyRecord(this.hasher, this.options.prefixes[environment], {
       environment,
-      name: settings.name!,
-      subject: input.subject === undefined ? id : requireText(input.subject, 'subject'),
-      scopes: settings.scopes!,
-      metadata: settings.metadata ?? null,
-      allowedIps: settings.allowedIps ?? null,
-      allowedReferrers: settings.allowedReferrers ?? null,
-      rateLimit: settings.rateLimit ?? null,
-      // A refilling quota without a starting balance starts full.
-      remaining: settings.remaining ?? settings.quotaRefill?.amount ?? null,
-      quotaRefill: settings.quotaRefill ?? null,
-      quotaRefilledAt: settings.quotaRefill ? createdAt : null,
-      usageCount: 0,
-      createdAt,
-      updatedAt: createdAt,
-      expiresAt: settings.expiresAt ?? null,
-      lastUsedAt: null,
-      disabledAt: null,
-      revokedAt: null,
-      revokedReason: null,
-      rotatedFromId: null,
-      rotatedToId: null,
-      graceEndsAt: null,
-    };
+      subject,
+      settings,
+      createdAt: new Date(now),
+    });
     await this.repository.insert(record);
     this.events.emit({
       type: 'key.created',
-      keyId: id,
+      keyId: record.id,
       subject: record.subject,
       scopes: record.scopes,
-      at: createdAt,
+      at: record.createdAt,
       ...changeContext(context),
     });
     return { ...this.toView(record, now), key };
@@ -212,22 +186,12 @@ export class ApiKeyService implements OnModuleInit {
         `API key "${id}" was already rotated to "${record.rotatedToId}": rotate that key.`,
       );
     }
-    const prefix = this.options.prefixes[record.environment];
-    const key = generateKey(prefix);
-    const successor: ApiKeyEntity = {
-      ...record,
-      id: `key_${randomBase62(22)}`,
-      keyHash: this.hasher.hash(key),
-      hint: keyHint(key, prefix),
-      usageCount: 0,
-      createdAt: new Date(now),
-      updatedAt: new Date(now),
-      lastUsedAt: null,
-      quotaRefilledAt: record.quotaRefill ? new Date(now) : null,
-      rotatedFromId: record.id,
-      rotatedToId: null,
-      graceEndsAt: null,
-    };
+    const { record: successor, key } = successorRecord(
+      this.hasher,
+      this.options.prefixes[record.environment],
+      record,
+      new Date(now),
+    );
     const graceEndsAt = new Date(now + graceMs);
     const claimed = await this.repository.claimRotation(id, {
       rotatedToId: successor.id,

@@ -14,7 +14,7 @@ const MAX_EXPIRY_MS = 100 * 365.25 * 86_400_000;
 const MAX_COUNT = 2_147_483_647;
 const MAX_REFILL_INTERVAL_MS = 366 * 86_400_000;
 
-type SettingColumns = Pick<
+export type SettingColumns = Pick<
   ApiKeyEntity,
   | 'name'
   | 'scopes'

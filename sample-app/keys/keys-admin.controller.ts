@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Header, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import {
   ApiKeyService,
-  RequestAuthenticator,
+  ClientAddressResolver,
   Scopes,
   type ApiKeyView,
   type AuthenticatedRequest,
@@ -21,7 +21,7 @@ import { invalidRequest, requireObject } from '../request-body.util.js';
 export class KeysAdminController {
   constructor(
     private readonly keys: ApiKeyService,
-    private readonly authenticator: RequestAuthenticator,
+    private readonly addresses: ClientAddressResolver,
   ) {}
 
   @Post()
@@ -104,7 +104,7 @@ export class KeysAdminController {
 
   /** Who is making a change: the admin key (or the key behind the admin's token) and the client address. */
   private audit(request: AuthenticatedRequest): ChangeContext {
-    return { ip: this.authenticator.clientIp(request), actor: request.user?.keyId };
+    return { ip: this.addresses.of(request), actor: request.user?.keyId };
   }
 }
 
