@@ -1,12 +1,10 @@
 import { decodeJwt } from 'jose';
 import request from 'supertest';
 import { AccessTokenService, type CreatedApiKey, type KeybridgeEvent } from 'nestjs-keybridge';
-import { startPrincipalApp, type PrincipalApp } from './fixtures/principal.fixture.js';
 import { targetMatrix } from './support/databases.js';
 import { expectInvalidToken } from './support/oauth.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { DEFAULT_ISSUER as ISSUER, startApp, type RunningApp } from './support/app-starter.js';
 
-const ISSUER = 'http://127.0.0.1';
 const API_KEY_ONLY_CHALLENGE = 'ApiKey realm="api", header="X-API-Key"';
 const BOTH_CHALLENGES = `${API_KEY_ONLY_CHALLENGE}, Bearer realm="api"`;
 
@@ -44,7 +42,7 @@ function failuresSince(target: Target, since: number): KeybridgeEvent[] {
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, database, adapter) => {
-  describe('@Scopes on the sample app', () => {
+  describe('@Scopes under the global guard', () => {
     let running: RunningApp;
     const keys: Record<string, CreatedApiKey> = {};
     const tokens: Record<string, string> = {};
@@ -57,7 +55,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
     };
 
     beforeAll(async () => {
-      running = await startSampleApp(adapter, await database.fresh());
+      running = await startApp(adapter, await database.fresh());
       for (const [name, scopes] of Object.entries(SCOPES)) {
         keys[name] = await running.keys.create({ name, scopes, subject: `app:${name}` });
         tokens[name] = await mint(running, keys[name]);
@@ -185,7 +183,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
     let reader: CreatedApiKey;
 
     beforeAll(async () => {
-      running = await startSampleApp(adapter, await database.fresh(), options);
+      running = await startApp(adapter, await database.fresh(), options);
       reader = await running.keys.create({ name: 'reader', scopes: ['orders:read'], subject: 'app:reader' });
     });
 
@@ -253,11 +251,11 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
   });
 
   describe('the principal a controller sees (fixture app, guards per route)', () => {
-    let fixture: PrincipalApp;
+    let fixture: RunningApp;
     let key: CreatedApiKey;
 
     beforeAll(async () => {
-      fixture = await startPrincipalApp(adapter, await database.fresh());
+      fixture = await startApp(adapter, await database.fresh(), {}, { app: 'per-route' });
       key = await fixture.keys.create({
         name: 'alice',
         scopes: ['things:read', 'things:write'],
@@ -347,12 +345,12 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
   });
 
   describe('ApiKeyModule.forRoot({ ..., oauth: false })', () => {
-    let fixture: PrincipalApp;
+    let fixture: RunningApp;
     let key: CreatedApiKey;
     let ownToken: string;
 
     beforeAll(async () => {
-      fixture = await startPrincipalApp(adapter, await database.fresh(), {}, { oauth: false });
+      fixture = await startApp(adapter, await database.fresh(), { oauth: false }, { app: 'per-route' });
       key = await fixture.keys.create({ name: 'alice', scopes: ['things:read'], subject: 'team:alice' });
       // A token the app's own signer made, so it is refused for being a bearer token, not for being bad.
       const verified = await fixture.keys.authenticate(key.key);
@@ -408,15 +406,15 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
   });
 
   describe("ApiKeyModule.forRoot({ ..., oauth: { token: '/auth/token', revocation: '/auth/revoke' } })", () => {
-    let fixture: PrincipalApp;
+    let fixture: RunningApp;
     let key: CreatedApiKey;
 
     beforeAll(async () => {
-      fixture = await startPrincipalApp(
+      fixture = await startApp(
         adapter,
         await database.fresh(),
-        {},
         { oauth: { token: '/auth/token', revocation: '/auth/revoke' } },
+        { app: 'per-route' },
       );
       key = await fixture.keys.create({ name: 'alice', scopes: ['things:read'], subject: 'team:alice' });
     });

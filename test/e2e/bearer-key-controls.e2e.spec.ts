@@ -3,7 +3,7 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { ADAPTERS, sqlite } from './support/databases.js';
 import { expectInvalidToken, expectOAuthError, mintToken, TOKEN_PATH } from './support/oauth.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
 
 /**
  * A token carries no more authority than the key it was minted from: the key's state, allow-lists, rate
@@ -13,7 +13,7 @@ describe.each(ADAPTERS)('bearer tokens answer to their key (%s)', (adapter) => {
   let running: RunningApp;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh(), {
+    running = await startApp(adapter, await sqlite.fresh(), {
       cache: { ttl: '200ms' },
       tokenRateLimit: { perKey: false, perAddress: false },
     });
@@ -99,7 +99,7 @@ describe.each(ADAPTERS)('token endpoint input that could leak a key (%s)', (adap
   let running: RunningApp;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh());
+    running = await startApp(adapter, await sqlite.fresh());
   });
 
   afterAll(() => running.close());

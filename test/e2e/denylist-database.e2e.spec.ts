@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
@@ -10,10 +11,11 @@ import {
 } from 'nestjs-keybridge';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
-import { databaseOptions } from '../../sample-app/database.config.js';
+import { fixtureDatabase } from './apps/database.options.js';
 import { databaseTargets } from './support/databases.js';
 import { mintToken } from './support/oauth.js';
-import { startSampleApp, TEST_PEPPER, TEST_SIGNING_KEY, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
+import { TEST_PEPPER, TEST_SIGNING_KEY } from './support/test-secrets.js';
 
 const MINUTE = 60_000;
 
@@ -27,7 +29,7 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))(
       let key: CreatedApiKey;
 
       beforeAll(async () => {
-        running = await startSampleApp('express', await target.fresh(), { denylistPollInterval: '50ms' });
+        running = await startApp('express', await target.fresh(), { denylistPollInterval: '50ms' });
         dataSource = running.app.get<DataSource>(getDataSourceToken());
         key = await running.keys.create({ name: 'reader', scopes: ['orders:read'] });
       });
@@ -51,7 +53,7 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))(
       it('reads a row stamped before the newest one seen (a commit that landed late) by the periodic full read', async () => {
         // A revocation read first moves the incremental read's starting point to the database's present.
         await revoke(await mintToken(running.url, key)).expect(200);
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
         const token = await mintToken(running.url, key);
         await withToken(token).expect(200);
         const jti = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).jti as string;
@@ -64,7 +66,7 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))(
         const deadline = Date.now() + 10_000;
         let status = 200;
         while (status === 200 && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await sleep(20);
           status = (await withToken(token)).status;
         }
         expect(status).toBe(401);
@@ -88,7 +90,7 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))(
       @Module({
         imports: [
           TypeOrmModule.forRoot({
-            ...databaseOptions(url),
+            ...fixtureDatabase(url),
             migrations: [CreateKeybridgeApiKeys1763800000000],
           }),
           ApiKeyModule.forRoot({
@@ -108,7 +110,7 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))(
       @Module({
         imports: [
           TypeOrmModule.forRoot({
-            ...databaseOptions(url),
+            ...fixtureDatabase(url),
             migrations: [CreateKeybridgeApiKeys1763800000000],
           }),
           ApiKeyModule.forRoot({ pepper: TEST_PEPPER, oauth: false }),

@@ -2,64 +2,18 @@ import type { ApiKeyModuleOptions, CreatedApiKey } from 'nestjs-keybridge';
 import request from 'supertest';
 import { databaseTargets, sqlite } from './support/databases.js';
 import { mintToken } from './support/oauth.js';
+import {
+  expectAuthUnavailable,
+  expectTemporarilyUnavailable,
+  StatusRecorder,
+  until,
+} from './support/outage.js';
 import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
 import { TcpProxy, throughProxy } from './support/tcp-proxy.js';
+import { revokeToken, withToken } from './support/guarded.requests.js';
 
 const REDIS_URL = redisTarget();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const withToken = (app: RunningApp, token: string) =>
-  request(app.url).get('/orders').set('Authorization', `Bearer ${token}`);
-const revokeToken = (app: RunningApp, key: CreatedApiKey, token: string) =>
-  request(app.url).post('/oauth/revoke').auth(key.id, key.key).type('form').send({ token });
-
-/**
- * Sends `send` every 100 ms until it answers `status` or `timeoutMs` pass; returns every status seen, the
- * last one first found at `at` (epoch ms).
- */
-async function until(
-  send: () => Promise<{ status: number }>,
-  status: number,
-  timeoutMs: number,
-): Promise<{ seen: number[]; at: number }> {
-  const deadline = Date.now() + timeoutMs;
-  const seen: number[] = [];
-  for (;;) {
-    const res = await send();
-    seen.push(res.status);
-    if (res.status === status || Date.now() > deadline) return { seen, at: Date.now() };
-    await sleep(100);
-  }
-}
-
-/** 503 `auth_unavailable` with `Retry-After`, the answer of a guarded route when authentication cannot be vouched for. */
-function expectAuthUnavailable(res: {
-  status: number;
-  body: unknown;
-  headers: Record<string, string>;
-}): void {
-  expect(res.status).toBe(503);
-  expect(res.body).toEqual({
-    statusCode: 503,
-    error: 'Service Unavailable',
-    message: expect.any(String),
-    code: 'auth_unavailable',
-  });
-  expect(res.headers['retry-after']).toBe('1');
-}
-
-/** 503 `temporarily_unavailable` (RFC 6749 §5.2 shape), the answer of the OAuth endpoints in the same case. */
-function expectTemporarilyUnavailable(res: {
-  status: number;
-  body: unknown;
-  headers: Record<string, string>;
-}): void {
-  expect(res.status).toBe(503);
-  expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) });
-  expect(res.headers['cache-control']).toBe('no-store');
-  expect(res.headers['retry-after']).toBe('1');
-}
 
 /**
  * The app reaches Redis through a TCP proxy the test cuts (the shared server keeps running). While its
@@ -87,7 +41,7 @@ function expectTemporarilyUnavailable(res: {
       proxy = await TcpProxy.startFor(redisUrl);
       prefix = uniqueRedisPrefix();
       databaseUrl = await sqlite.fresh();
-      running = await startSampleApp('express', databaseUrl, optionsThrough(proxy.port));
+      running = await startApp('express', databaseUrl, optionsThrough(proxy.port));
       key = await running.keys.create({ name: 'outage', scopes: ['orders:read'] });
       revoked = await mintToken(running.url, key);
       live = await mintToken(running.url, key);
@@ -108,21 +62,12 @@ function expectTemporarilyUnavailable(res: {
 
       beforeAll(async () => {
         // The revoked token is watched from before the cut until the app has noticed it.
-        const watching = { on: true };
-        const watched: number[] = [];
-        const watcher = (async () => {
-          while (watching.on) {
-            watched.push((await withToken(running, revoked)).status);
-            await sleep(20);
-          }
-        })();
+        const watcher = new StatusRecorder(() => withToken(running, revoked), 20);
         await proxy.cut();
         const noticed = await until(() => withToken(running, live), 503, 3000);
-        watching.on = false;
-        await watcher;
+        revokedDuringCut = await watcher.stop();
         expect(noticed.seen.at(-1)).toBe(503);
         expect(noticed.seen.filter((status) => status !== 200 && status !== 503)).toEqual([]);
-        revokedDuringCut = watched;
       });
 
       it('answers a bearer request 503 auth_unavailable', async () => {
@@ -205,7 +150,7 @@ function expectTemporarilyUnavailable(res: {
     it('answers 503 on an instance started while Redis is unreachable, and 200 once it is reachable', async () => {
       const late = await TcpProxy.startFor(redisUrl);
       await late.cut();
-      const second = await startSampleApp('express', databaseUrl, optionsThrough(late.port));
+      const second = await startApp('express', databaseUrl, optionsThrough(late.port));
       try {
         // Tokens minted by the first instance: same signing key and issuer.
         expectAuthUnavailable(await withToken(second, live));
@@ -247,7 +192,7 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
     beforeAll(async () => {
       const url = await target.fresh();
       proxy = await TcpProxy.startFor(url);
-      running = await startSampleApp('express', throughProxy(url, proxy.port), {
+      running = await startApp('express', throughProxy(url, proxy.port), {
         denylistPollInterval: `${POLL_MS}ms`,
         storeTimeout: `${STORE_TIMEOUT_MS}ms`,
       });
@@ -262,10 +207,7 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
       await proxy?.stop();
     });
 
-    /**
-     * Every guarded route of the sample app reads the database once the guard has let a request through. An
-     * order the route refuses before any read isolates the guard: 400 means the token was admitted.
-     */
+    /** An order the route refuses once the guard let it through: 400 means the token was admitted. */
     const guardOnly = (token: string) =>
       request(running.url)
         .post('/orders')
@@ -284,8 +226,9 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
 
     it('answers bearer requests 503 auth_unavailable once the stall exceeds 2 × poll + storeTimeout', async () => {
       const noticed = await until(() => guardOnly(live), 503, STALE_AFTER_MS + 3000);
+      const noticedAt = Date.now();
       console.log(
-        `database denylist (${target.name}) stalled: first 503 ${noticed.at - stalledAt} ms after the stall ` +
+        `database denylist (${target.name}) stalled: first 503 ${noticedAt - stalledAt} ms after the stall ` +
           `(2 × poll + storeTimeout = ${STALE_AFTER_MS} ms)`,
       );
       expect(noticed.seen.at(-1)).toBe(503);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { ApiKeyModuleOptions, CreatedApiKey } from 'nestjs-keybridge';
 import request from 'supertest';
@@ -6,7 +7,7 @@ import { DENYLIST_STORE } from '../../lib/api-key.internal-constants.js';
 import { databaseTargets, sqlite, type DatabaseTarget } from './support/databases.js';
 import { expectInvalidToken, mintToken } from './support/oauth.js';
 import { clearRedisPrefix, denylistEntries, redisTarget, uniqueRedisPrefix } from './support/redis.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
 
 type StoreKind = 'memory' | 'database' | 'redis';
 
@@ -31,8 +32,6 @@ function jtiOf(token: string): string {
   return (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { jti: string }).jti;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Revocation of access tokens and of keys, with the token denylist kept in memory, in each database, or in
  * Redis: what is refused at once, what survives a restart, and when entries are dropped.
@@ -45,7 +44,7 @@ describe.each(STORES)('token denylist (%s)', (_label, kind, database) => {
   let admin: CreatedApiKey;
   let introspector: CreatedApiKey;
 
-  const start = () => startSampleApp('express', databaseUrl, options);
+  const start = () => startApp('express', databaseUrl, options);
 
   beforeAll(async () => {
     databaseUrl = await database.fresh();

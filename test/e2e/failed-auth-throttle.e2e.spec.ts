@@ -1,10 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKey } from 'nestjs-keybridge';
 import request from 'supertest';
 import type { ObjectLiteral, Repository } from 'typeorm';
 import { API_KEY_REPOSITORY } from '../../lib/api-key.internal-constants.js';
 import { ADAPTERS, sqlite } from './support/databases.js';
 import { mintToken, TOKEN_PATH } from './support/oauth.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
 
 /** A never-issued key of the right shape: it passes the checksum, so checking it costs a database read. */
 const unknownKey = () => generateKey('kb_live_');
@@ -17,7 +18,7 @@ describe.each(ADAPTERS)('failed-authentication throttling (%s)', (adapter) => {
   let running: RunningApp;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh(), {
+    running = await startApp(adapter, await sqlite.fresh(), {
       failedAuthLimit: { limit: 5, window: '1m' },
     });
   });
@@ -34,7 +35,7 @@ describe.each(ADAPTERS)('failed-authentication throttling (%s)', (adapter) => {
     for (let i = 0; i < 8; i++) {
       const res = await request(running.url).get('/orders').set('X-API-Key', unknownKey());
       statuses.push(res.status);
-      await new Promise((resolve) => setTimeout(resolve, 5)); // the counter is updated asynchronously
+      await sleep(5); // the counter is updated asynchronously
     }
     expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
     expect(statuses.slice(-2)).toEqual([429, 429]);
@@ -64,7 +65,7 @@ describe.each(ADAPTERS)('failed-authentication throttling (%s)', (adapter) => {
   });
 
   it('applies at the token endpoint too', async () => {
-    const fresh = await startSampleApp(adapter, await sqlite.fresh(), {
+    const fresh = await startApp(adapter, await sqlite.fresh(), {
       failedAuthLimit: { limit: 3, window: '1m' },
     });
     try {
@@ -77,7 +78,7 @@ describe.each(ADAPTERS)('failed-authentication throttling (%s)', (adapter) => {
           .type('form')
           .send({ grant_type: 'client_credentials' });
         statuses.push(res.status);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await sleep(5);
       }
       expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
       expect(statuses.at(-1)).toBe(429);
@@ -98,7 +99,7 @@ describe.each(ADAPTERS)('failed-authentication throttling behind a proxy (%s)', 
   let running: RunningApp;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh(), {
+    running = await startApp(adapter, await sqlite.fresh(), {
       trustedProxies: 1,
       failedAuthLimit: { limit: 3, window: '1m' },
     });
@@ -117,7 +118,7 @@ describe.each(ADAPTERS)('failed-authentication throttling behind a proxy (%s)', 
     for (let i = 0; i < 7; i++) {
       // A new claimed address every time, the victim's among them.
       statuses.push((await fromAttacker(i % 2 === 0 ? VICTIM : `10.9.8.${i}`)).status);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
     expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
     expect(statuses.slice(-2)).toEqual([429, 429]);

@@ -16,10 +16,9 @@ import type { CreatedApiKey, InvalidTokenReason, KeybridgeEvent } from 'nestjs-k
 import { ADAPTERS, sqlite } from './support/databases.js';
 import { rawRequest } from './support/raw-http.js';
 import { expectInvalidToken as expectInvalidTokenAnswer } from './support/oauth.js';
-import { startSampleApp, TEST_SIGNING_KEY, type RunningApp } from './support/sample-app.js';
+import { DEFAULT_ISSUER as ISSUER, startApp, type RunningApp } from './support/app-starter.js';
+import { TEST_SIGNING_KEY } from './support/test-secrets.js';
 
-/** The sample app's default issuer, which is also the audience its tokens must name. */
-const ISSUER = 'http://127.0.0.1';
 const APP_KEY = createPrivateKey(TEST_SIGNING_KEY);
 /** An attacker's own key pair: whatever it signs must never be trusted, whatever the header says. */
 const ATTACKER = generateKeyPairSync('ed25519');
@@ -114,7 +113,7 @@ describe.each(ADAPTERS)('hostile bearer tokens on GET /orders (sqlite on %s)', (
   let kid: string;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh());
+    running = await startApp(adapter, await sqlite.fresh());
     reader = await running.keys.create({ name: 'reader', scopes: ['orders:read'], subject: 'app:reader' });
     kid = await kidOf(running);
   });
@@ -214,7 +213,7 @@ describe.each(ADAPTERS)('hostile bearer tokens on GET /orders (sqlite on %s)', (
     let publishedJwk: JWK;
 
     beforeAll(async () => {
-      rsApp = await startSampleApp(adapter, await sqlite.fresh(), {
+      rsApp = await startApp(adapter, await sqlite.fresh(), {
         signing: {
           alg: 'RS256',
           privateKey: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
@@ -274,7 +273,7 @@ describe.each(ADAPTERS)('hostile bearer tokens on GET /orders (sqlite on %s)', (
     let rsKid: string;
 
     beforeAll(async () => {
-      mixed = await startSampleApp(adapter, await sqlite.fresh(), {
+      mixed = await startApp(adapter, await sqlite.fresh(), {
         signing: [
           { alg: 'RS256', privateKey: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
           { alg: 'HS256', secret, kid: 'shared-hmac' },
@@ -590,7 +589,7 @@ describe.each(ADAPTERS)('hostile bearer tokens on GET /orders (sqlite on %s)', (
         const otherSigningKey = generateKeyPairSync('ed25519')
           .privateKey.export({ format: 'pem', type: 'pkcs8' })
           .toString();
-        other = await startSampleApp(adapter, await sqlite.fresh(), {}, { signingKey: otherSigningKey });
+        other = await startApp(adapter, await sqlite.fresh(), {}, { signingKey: otherSigningKey });
         otherKey = await other.keys.create({
           name: 'reader',
           scopes: ['orders:read'],

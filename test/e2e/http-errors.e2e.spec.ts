@@ -1,10 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { generateKey, type CreatedApiKey } from 'nestjs-keybridge';
 import type { ObjectLiteral, Repository } from 'typeorm';
 import { API_KEY_REPOSITORY } from '../../lib/api-key.internal-constants.js';
 import { targetMatrix } from './support/databases.js';
 import { rawRequest } from './support/raw-http.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
 
 /** Every row of the error table (README, "Presenting a key"), over real HTTP, on each database and both adapters. */
 describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) => {
@@ -12,7 +13,7 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
   let reader: CreatedApiKey;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await database.fresh());
+    running = await startApp(adapter, await database.fresh());
     reader = await running.keys.create({ name: 'reader', scopes: ['orders:read'], subject: 'app:reader' });
   });
 
@@ -213,14 +214,14 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
           .get('/orders')
           .set('X-API-Key', key.key)
           .then((res) => res.status);
-        for (let i = 0; i < 200 && !held; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        for (let i = 0; i < 200 && !held; i++) await sleep(10);
         expect(held).toBe(true);
         await running.keys.disable(key.id);
         const after = http()
           .get('/orders')
           .set('X-API-Key', key.key)
           .then((res) => res.status);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
         release();
         expect(await before).toBe(200); // it was sent before the change
         expect(await after).toBe(401);

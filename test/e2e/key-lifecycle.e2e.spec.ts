@@ -1,24 +1,15 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { KeyConflictError, type CreatedApiKey } from 'nestjs-keybridge';
+import { KeyConflictError } from 'nestjs-keybridge';
 import request from 'supertest';
 import { databaseTargets } from './support/databases.js';
 import { expectInvalidToken, mintToken } from './support/oauth.js';
-import { startSampleApp, TEST_PEPPER, TEST_SIGNING_KEY, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
 
-const CLI = 'dist/sample-app/cli/keys.cli.js';
-const run = promisify(execFile);
-
-/** Rotation with a grace period, and disable / enable, through the service, the admin API and the CLI. */
+/** Rotation with a grace period, and disable / enable, through the service. */
 describe.each(databaseTargets().map((t) => [t.name, t] as const))('key lifecycle on %s', (_name, target) => {
   let running: RunningApp;
-  let databaseUrl: string;
-  let admin: CreatedApiKey;
 
   beforeAll(async () => {
-    databaseUrl = await target.fresh();
-    running = await startSampleApp('express', databaseUrl);
-    admin = await running.keys.create({ name: 'admin', scopes: ['keys:admin'] });
+    running = await startApp('express', await target.fresh());
   });
 
   afterAll(() => running.close());
@@ -134,63 +125,6 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('key lifecycle
       await running.keys.revoke(key.id);
       await expect(running.keys.enable(key.id)).rejects.toMatchObject({ status: 409 });
       await expect(running.keys.disable(key.id)).rejects.toMatchObject({ status: 409 });
-    });
-  });
-
-  describe('over the admin API', () => {
-    const adminCall = (path: string, body: object = {}) =>
-      request(running.url).post(path).set('X-API-Key', admin.key).send(body);
-
-    it('rotates with a grace period and answers the new key once, not cached', async () => {
-      const key = await reader('api rotate');
-      const res = await adminCall(`/keys/${key.id}/rotate`, { grace: '2h' }).expect(201);
-      expect(res.headers['cache-control']).toBe('no-store');
-      expect(res.body).toMatchObject({ rotatedFromId: key.id, name: 'api rotate' });
-      await withKey({ key: res.body.key as string }).expect(200);
-      await withKey(key).expect(200);
-      const again = await adminCall(`/keys/${key.id}/rotate`).expect(409);
-      expect(again.body.code).toBe('key_conflict');
-      const bad = await adminCall(`/keys/${res.body.id}/rotate`, { grace: { h: 1 } }).expect(400);
-      expect(bad.body.code).toBe('invalid_request');
-    });
-
-    it('disables and enables', async () => {
-      const key = await reader('api switch');
-      expect((await adminCall(`/keys/${key.id}/disable`).expect(200)).body.status).toBe('disabled');
-      await withKey(key).expect(401);
-      expect((await adminCall(`/keys/${key.id}/enable`).expect(200)).body.status).toBe('active');
-      await withKey(key).expect(200);
-    });
-  });
-
-  describe('from the CLI', () => {
-    const cli = async (...args: string[]) => {
-      const { stdout } = await run(process.execPath, [CLI, ...args], {
-        env: {
-          ...process.env,
-          DATABASE_URL: databaseUrl,
-          KEYBRIDGE_PEPPER: TEST_PEPPER,
-          KEYBRIDGE_SIGNING_KEY: TEST_SIGNING_KEY,
-          NODE_OPTIONS: '',
-        },
-        timeout: 30_000,
-      });
-      return stdout;
-    };
-
-    it('rotates with --grace 0, printing the new key once, and disables and enables', async () => {
-      const key = await reader('cli');
-      const rotated = JSON.parse(await cli('rotate', key.id, '--grace', '0', '--json')) as CreatedApiKey;
-      expect(rotated).toMatchObject({ rotatedFromId: key.id });
-      running.clock.now += 10_000; // past the key cache ttl
-      await withKey(key).expect(401);
-      await withKey(rotated).expect(200);
-      expect(await cli('disable', rotated.id)).toContain(`Disabled ${rotated.id}`);
-      running.clock.now += 10_000;
-      await withKey(rotated).expect(401);
-      expect(await cli('enable', rotated.id)).toContain(`Enabled ${rotated.id}`);
-      running.clock.now += 10_000;
-      await withKey(rotated).expect(200);
     });
   });
 });

@@ -95,6 +95,34 @@ describe.each(targetMatrix())('key administration over HTTP (%s)', (_label, data
     expect(change.body.code).toBe('key_conflict');
   });
 
+  it('rotates with a grace period and answers the new key once, not cached', async () => {
+    const key = await running.keys.create({ name: 'api rotate', scopes: ['orders:read'] });
+    const res = await as(admin).post(`/keys/${key.id}/rotate`).send({ grace: '2h' }).expect(201);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.body).toMatchObject({ rotatedFromId: key.id, name: 'api rotate' });
+    await as(res.body.key as string)
+      .get('/orders')
+      .expect(200);
+    await as(key.key).get('/orders').expect(200);
+    const again = await as(admin).post(`/keys/${key.id}/rotate`).send({}).expect(409);
+    expect(again.body.code).toBe('key_conflict');
+    const bad = await as(admin)
+      .post(`/keys/${res.body.id}/rotate`)
+      .send({ grace: { h: 1 } })
+      .expect(400);
+    expect(bad.body.code).toBe('invalid_request');
+  });
+
+  it('disables and enables', async () => {
+    const key = await running.keys.create({ name: 'api switch', scopes: ['orders:read'] });
+    expect((await as(admin).post(`/keys/${key.id}/disable`).send({}).expect(200)).body.status).toBe(
+      'disabled',
+    );
+    await as(key.key).get('/orders').expect(401);
+    expect((await as(admin).post(`/keys/${key.id}/enable`).send({}).expect(200)).body.status).toBe('active');
+    await as(key.key).get('/orders').expect(200);
+  });
+
   it('audits every change with the admin key that made it and the client address, never the key', async () => {
     const adminId = (await running.keys.list({ limit: 1000 })).find((k) => k.name === 'admin')!.id;
     const from = running.events.length;

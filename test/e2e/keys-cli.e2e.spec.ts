@@ -1,12 +1,21 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { CreatedApiKey } from 'nestjs-keybridge';
 import request from 'supertest';
-import { databaseTargets } from './support/databases.js';
-import { startSampleApp, TEST_PEPPER, TEST_SIGNING_KEY, type RunningApp } from './support/sample-app.js';
+import type { DataSource } from 'typeorm';
+import { databaseTargets, sqlite } from './support/databases.js';
+import { mintToken } from './support/oauth.js';
+import { StatusWatch } from './support/status-watch.js';
+import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { TEST_PEPPER, TEST_SIGNING_KEY } from './support/test-secrets.js';
+import { withKey, withToken } from './support/guarded.requests.js';
 
 const CLI = 'dist/sample-app/cli/keys.cli.js';
 const run = promisify(execFile);
+/** PostgreSQL when it is configured (the multi-instance setup), else a SQLite file shared by the processes. */
+const DATABASE = databaseTargets().find((target) => target.name === 'postgres') ?? sqlite;
 
 async function keys(
   databaseUrl: string,
@@ -129,6 +138,23 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %
     expect(rowOf(idle.id).split(/\s+/).at(-1)).toBe('never');
   });
 
+  it('rotates with --grace 0, printing the new key once, and disables and enables', async () => {
+    const key = await running.keys.create({ name: 'cli', scopes: ['orders:read'] });
+    const rotation = await keys(databaseUrl, 'rotate', key.id, '--grace', '0', '--json');
+    expect(rotation.code).toBe(0);
+    const rotated = JSON.parse(rotation.stdout) as { id: string; key: string; rotatedFromId: string };
+    expect(rotated).toMatchObject({ rotatedFromId: key.id });
+    running.clock.now += 10_000; // past the key cache ttl
+    await withKey(running, key).expect(401);
+    await withKey(running, rotated).expect(200);
+    expect((await keys(databaseUrl, 'disable', rotated.id)).stdout).toContain(`Disabled ${rotated.id}`);
+    running.clock.now += 10_000;
+    await withKey(running, rotated).expect(401);
+    expect((await keys(databaseUrl, 'enable', rotated.id)).stdout).toContain(`Enabled ${rotated.id}`);
+    running.clock.now += 10_000;
+    await withKey(running, rotated).expect(200);
+  });
+
   it('explains bad usage and unknown ids without a stack trace', async () => {
     const noName = await keys(databaseUrl, 'create', '--scopes', 'orders:read');
     expect(noName.code).toBe(2);
@@ -143,4 +169,73 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %
     expect(badScope.stderr).toContain('invalid_argument');
     for (const output of [noName, unknown, missing, badScope]) expect(output.stderr).not.toMatch(/\n\s+at /);
   });
+});
+
+/**
+ * A key revoked by the CLI, a process of its own, is honoured by a running app through the database denylist
+ * within the bound the README states ("Revocation across processes"). The app runs on the real clock
+ * (`clock: Date.now`) so that its time and the CLI's agree.
+ */
+describe(`a key revoked by the CLI, seen by a running app (${DATABASE.name})`, () => {
+  /** README: the poll interval (1 s) plus one query; 1 s of slack for the query. */
+  const DATABASE_BOUND_MS = 1000 + 1000;
+  let databaseUrl: string;
+  let a: RunningApp;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does).`);
+    databaseUrl = await DATABASE.fresh();
+    a = await startSampleApp('express', databaseUrl, { clock: Date.now, denylistPollInterval: '1s' });
+  });
+
+  afterAll(() => a?.close());
+
+  const withKey = (app: RunningApp, key: CreatedApiKey) =>
+    request(app.url).get('/orders').set('X-API-Key', key.key);
+
+  /** When the entry was written: `created_at` is the writer's clock, the same machine's as ours. */
+  async function writtenAt(id: string): Promise<number> {
+    const dataSource = a.app.get<DataSource>(getDataSourceToken());
+    const rows = (await dataSource.query(
+      `SELECT created_at FROM keybridge_denylist WHERE id = ${DATABASE.name === 'postgres' ? '$1' : '?'}`,
+      [id],
+    )) as { created_at: string | number }[];
+    expect(rows).toHaveLength(1);
+    return Number(rows[0].created_at);
+  }
+
+  it('honours a key revoked by the CLI within the poll interval plus 1 s, for its tokens and the key itself', async () => {
+    const key = await a.keys.create({ name: 'revoked by the CLI', scopes: ['orders:read'] });
+    const token = await mintToken(a.url, key);
+    await withToken(a, token).expect(200);
+    // Cached on A for 5 s: a refusal sooner than that comes from the denylist.
+    await withKey(a, key).expect(200);
+    const from = a.events.length;
+
+    const tokenWatch = new StatusWatch(() => withToken(a, token), 401, 200, 50);
+    const keyWatch = new StatusWatch(() => withKey(a, key), 401, 200, 50);
+    const cliStarted = Date.now();
+    const { code, stderr } = await keys(databaseUrl, 'revoke', key.id);
+    const cliExited = Date.now();
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    await Promise.all([tokenWatch.stopAfter(5000), keyWatch.stopAfter(5000)]);
+    const written = await writtenAt(`key:${key.id}`);
+
+    console.log(
+      `database denylist (${DATABASE.name}), CLI revoke: the CLI ran ${cliExited - cliStarted} ms; ` +
+        `A refused the token ${tokenWatch.seenAt! - cliExited} ms and the key ${keyWatch.seenAt! - cliExited} ms ` +
+        `after the CLI exited, ${tokenWatch.seenAt! - written} ms and ${keyWatch.seenAt! - written} ms after ` +
+        `the row was written (bound ${DATABASE_BOUND_MS} ms)`,
+    );
+    expect(tokenWatch.seenAt).toBeDefined();
+    expect(keyWatch.seenAt).toBeDefined();
+    expect(tokenWatch.seenAt! - cliExited).toBeLessThan(DATABASE_BOUND_MS);
+    expect(keyWatch.seenAt! - cliExited).toBeLessThan(DATABASE_BOUND_MS);
+    expect(tokenWatch.seenAt! - written).toBeLessThan(DATABASE_BOUND_MS);
+    expect(keyWatch.seenAt! - written).toBeLessThan(DATABASE_BOUND_MS);
+    expect([...tokenWatch.unexpected, ...keyWatch.unexpected]).toEqual([]);
+    expect(a.events.slice(from)).toContainEqual(
+      expect.objectContaining({ type: 'auth.failed', reason: 'token_key_revoked', keyId: key.id }),
+    );
+  }, 60_000);
 });

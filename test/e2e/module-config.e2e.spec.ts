@@ -1,11 +1,11 @@
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import { ApiKeyModule, ApiKeyService, KEYBRIDGE_ENTITIES, KEYBRIDGE_MIGRATIONS } from 'nestjs-keybridge';
+import { createNestApp, listen, type AdapterName } from './support/app-starter.js';
 import { ADAPTERS, sqlite } from './support/databases.js';
-import { TEST_PEPPER } from './support/sample-app.js';
+import { TEST_PEPPER } from './support/test-secrets.js';
 import {
   AdminListingController,
   GlobalController,
@@ -13,7 +13,7 @@ import {
   KeybridgeConfig,
   KeybridgeConfigModule,
   PerRouteController,
-} from './fixtures/fixture.controllers.js';
+} from './apps/route-guards.controllers.js';
 
 async function database(name?: string) {
   return TypeOrmModule.forRoot({
@@ -27,19 +27,15 @@ async function database(name?: string) {
   });
 }
 
+/** An app of `controllers` with `imports`: each test here sets the module up its own way. */
 async function boot(
-  adapter: (typeof ADAPTERS)[number],
+  adapter: AdapterName,
   imports: DynamicModule[],
   controllers: (new (...args: never[]) => unknown)[],
 ) {
-  const module: DynamicModule = { module: class FixtureModule {}, imports, controllers };
-  const app: INestApplication =
-    adapter === 'fastify'
-      ? await NestFactory.create(module, new FastifyAdapter(), { logger: false, abortOnError: false })
-      : await NestFactory.create(module, { logger: false, abortOnError: false });
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as { port: number };
-  return { app, url: `http://127.0.0.1:${port}`, keys: app.get(ApiKeyService) };
+  const app = await createNestApp(adapter, { module: class FixtureModule {}, imports, controllers }, false);
+  const { url } = await listen(app);
+  return { app, url, keys: app.get(ApiKeyService) };
 }
 
 describe.each(ADAPTERS)('module configuration (%s)', (adapter) => {

@@ -1,16 +1,17 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKey } from 'nestjs-keybridge';
 import request from 'supertest';
 import { databaseTargets } from './support/databases.js';
 import { expectInvalidToken, mintToken } from './support/oauth.js';
-import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
-import { deleteRedisKeys } from './support/redis-keys.js';
+import { clearRedisPrefix, deleteRedisKeys, redisTarget, uniqueRedisPrefix } from './support/redis.js';
 import {
   runKeysCli,
   SampleAppProcess,
   withDiagnostics,
   type CliResult,
 } from './support/sample-app-process.js';
-import { freePort, TEST_PEPPER, TEST_SIGNING_KEY } from './support/sample-app.js';
+import { freePort } from './support/app-starter.js';
+import { TEST_PEPPER, TEST_SIGNING_KEY } from './support/test-secrets.js';
 import { StatusWatch, type WatchedResponse } from './support/status-watch.js';
 
 const POSTGRES = databaseTargets().find((target) => target.name === 'postgres');
@@ -29,8 +30,6 @@ const ISSUER = 'http://api.keybridge.test';
 const FAILED_AUTH_LIMIT = 60;
 /** A key of the right shape anywhere in a log line. */
 const KEY_PATTERN = /kb_(live|test)_[0-9A-Za-z]{16,}/;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface IssuedKey {
   id: string;

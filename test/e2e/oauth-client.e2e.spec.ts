@@ -3,7 +3,7 @@ import * as oauth from 'oauth4webapi';
 import request from 'supertest';
 import type { CreatedApiKey } from 'nestjs-keybridge';
 import { ADAPTERS, sqlite } from './support/databases.js';
-import { freePort, startSampleApp, type RunningApp } from './support/sample-app.js';
+import { freePort, startApp, type RunningApp } from './support/app-starter.js';
 
 /** oauth4webapi refuses plain http unless told; the app under test listens on http://127.0.0.1. */
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
@@ -12,7 +12,7 @@ const insecure = { [oauth.allowInsecureRequests]: true } as const;
  * A standard OAuth client (oauth4webapi) and a standard JWT library (jose), unmodified, against the sample
  * app: discovery, the client-credentials grant, verification from the JWKS URL alone, and revocation.
  */
-describe.each(ADAPTERS)('standard OAuth client against the sample app (%s)', (adapter) => {
+describe.each(ADAPTERS)('standard OAuth client against the token endpoint (%s)', (adapter) => {
   let running: RunningApp;
   let issuer: URL;
   let as: oauth.AuthorizationServer;
@@ -21,7 +21,7 @@ describe.each(ADAPTERS)('standard OAuth client against the sample app (%s)', (ad
   let clientAuth: oauth.ClientAuth;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh(), {}, { port: await freePort() });
+    running = await startApp(adapter, await sqlite.fresh(), {}, { port: await freePort() });
     issuer = new URL(running.url);
     key = await running.keys.create({
       name: 'partner',

@@ -12,17 +12,12 @@ import {
   mintToken,
   REVOKE_PATH,
 } from './support/oauth.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
-
-const ISSUER = 'http://127.0.0.1';
-
-function ordersWith(url: string, token: string) {
-  return request(url).get('/orders').set('Authorization', `Bearer ${token}`);
-}
+import { DEFAULT_ISSUER as ISSUER, startApp, type RunningApp } from './support/app-starter.js';
+import { withToken } from './support/guarded.requests.js';
 
 /** Expects the bearer token to be refused on `GET /orders` with 401 invalid_token. */
 async function expectRefused(url: string, token: string): Promise<void> {
-  const res = await ordersWith(url, token);
+  const res = await withToken({ url }, token);
   expect(res.status).toBe(401);
   expect(res.body).toMatchObject({ code: 'invalid_token' });
   expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="api", error="invalid_token"/);
@@ -61,7 +56,7 @@ describe.each(ADAPTERS)('POST /oauth/revoke on SQLite (%s)', (adapter) => {
   const secrets = () => [owner.key, other.key, admin.key];
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh(), { denylist: 'database' });
+    running = await startApp(adapter, await sqlite.fresh(), { denylist: 'database' });
     owner = await running.keys.create({ name: 'owner', scopes: ['orders:read'], subject: 'app:owner' });
     other = await running.keys.create({ name: 'other', scopes: ['orders:read'], subject: 'app:other' });
     admin = await running.keys.create({ name: 'admin', scopes: ['keys:admin'], subject: 'team:ops' });
@@ -73,13 +68,13 @@ describe.each(ADAPTERS)('POST /oauth/revoke on SQLite (%s)', (adapter) => {
 
   it('revokes the client its own token: 200, then the token gets 401 invalid_token', async () => {
     const token = await mintToken(running.url, owner);
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
     const res = await revoke(running.url, owner, token);
     expect(res.status).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     await expectRefused(running.url, token);
     // Only that token: the key and its other tokens still work.
-    await ordersWith(running.url, await mintToken(running.url, owner)).expect(200);
+    await withToken(running, await mintToken(running.url, owner)).expect(200);
     await request(running.url).get('/orders').set('X-API-Key', owner.key).expect(200);
     expect(running.events).toContainEqual(
       expect.objectContaining({
@@ -114,7 +109,7 @@ describe.each(ADAPTERS)('POST /oauth/revoke on SQLite (%s)', (adapter) => {
     const token = await mintToken(running.url, owner);
     const res = await revoke(running.url, other, token);
     expectOAuthError(res, 400, 'unauthorized_client', secrets());
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
   });
 
   it('answers 401 invalid_client when no client authenticates to revoke an access token', async () => {
@@ -122,14 +117,14 @@ describe.each(ADAPTERS)('POST /oauth/revoke on SQLite (%s)', (adapter) => {
     const res = await revoke(running.url, undefined, token);
     expectOAuthError(res, 401, 'invalid_client', secrets());
     expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
   });
 
   it('answers 401 invalid_client when the client secret is wrong', async () => {
     const token = await mintToken(running.url, owner);
     const res = await revoke(running.url, { id: owner.id, key: 'wrong' }, token);
     expectOAuthError(res, 401, 'invalid_client', secrets());
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
   });
 
   it('answers 400 invalid_request when token is missing', async () => {
@@ -140,7 +135,7 @@ describe.each(ADAPTERS)('POST /oauth/revoke on SQLite (%s)', (adapter) => {
   it('revokes an API key sent as token without client authentication, and every token minted from it', async () => {
     const doomed = await running.keys.create({ name: 'doomed', scopes: ['orders:read'] });
     const token = await mintToken(running.url, doomed);
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
     const res = await revoke(running.url, undefined, doomed.key);
     expect(res.status).toBe(200);
     expect(res.text).not.toContain(doomed.key);
@@ -175,7 +170,7 @@ describe.each(ADAPTERS)('POST /oauth/revoke on SQLite (%s)', (adapter) => {
   it("kills a key's tokens when the admin API revokes the key", async () => {
     const doomed = await running.keys.create({ name: 'doomed', scopes: ['orders:read'] });
     const token = await mintToken(running.url, doomed);
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
     await request(running.url)
       .post(`/keys/${doomed.id}/revoke`)
       .set('X-API-Key', admin.key)
@@ -188,7 +183,7 @@ describe.each(ADAPTERS)('POST /oauth/revoke on SQLite (%s)', (adapter) => {
   it("kills a key's tokens when ApiKeyService.revoke() revokes the key", async () => {
     const doomed = await running.keys.create({ name: 'doomed', scopes: ['orders:read'] });
     const token = await mintToken(running.url, doomed);
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
     await running.keys.revoke(doomed.id);
     await expectRefused(running.url, token);
     expect(running.events).toContainEqual(
@@ -204,8 +199,8 @@ describe.each(ADAPTERS)('POST /oauth/revoke on SQLite (%s)', (adapter) => {
       rateLimit: { limit: 2, window: '1h' },
     });
     const token = await mintToken(running.url, drained); // one unit of each
-    await ordersWith(running.url, token).expect(200); // the last unit of each
-    expect((await ordersWith(running.url, token)).status).toBe(429);
+    await withToken(running, token).expect(200); // the last unit of each
+    expect((await withToken(running, token)).status).toBe(429);
 
     await revoke(running.url, drained, token).expect(200);
     await expectRefused(running.url, token);
@@ -226,7 +221,7 @@ describe.each(ADAPTERS)('POST /oauth/introspect on SQLite (%s)', (adapter) => {
   const secrets = () => [inspector.key, plain.key, subjectKey.key];
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh());
+    running = await startApp(adapter, await sqlite.fresh());
     inspector = await running.keys.create({ name: 'gateway', scopes: ['tokens:introspect'] });
     plain = await running.keys.create({ name: 'plain', scopes: ['orders:read'] });
     subjectKey = await running.keys.create({
@@ -355,7 +350,7 @@ describe.each(targetMatrix())('token revocation core flow (%s)', (_label, databa
   let running: RunningApp;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await database.fresh());
+    running = await startApp(adapter, await database.fresh());
   });
 
   afterAll(async () => {
@@ -369,7 +364,7 @@ describe.each(targetMatrix())('token revocation core flow (%s)', (_label, databa
       subject: 'app:core',
     });
     const token = await mintToken(running.url, client);
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
     expect((await introspect(running.url, client, token)).body).toMatchObject({ active: true });
     await revoke(running.url, client, token).expect(200);
     await expectRefused(running.url, token);

@@ -14,19 +14,14 @@ import {
   TOKEN_EXCHANGE,
   TOKEN_PATH,
 } from './support/oauth.js';
-import { startSampleApp, TEST_SIGNING_KEY, type RunningApp } from './support/sample-app.js';
-
-/** The issuer `startSampleApp` gives an app started without a port. */
-const ISSUER = 'http://127.0.0.1';
+import { DEFAULT_ISSUER as ISSUER, startApp, type RunningApp } from './support/app-starter.js';
+import { TEST_SIGNING_KEY } from './support/test-secrets.js';
+import { withToken } from './support/guarded.requests.js';
 
 /** The same key with one character of its random part changed: well-formed prefix, wrong secret. */
 function mistyped(key: string): string {
   const index = 20;
   return key.slice(0, index) + (key[index] === 'A' ? 'B' : 'A') + key.slice(index + 1);
-}
-
-function ordersWith(url: string, token: string) {
-  return request(url).get('/orders').set('Authorization', `Bearer ${token}`);
 }
 
 describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
@@ -40,7 +35,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
   const secrets = () => [client.key, reader.key, wildcard.key];
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh());
+    running = await startApp(adapter, await sqlite.fresh());
     client = await running.keys.create({
       name: 'shop',
       scopes: ['orders:read', 'orders:write'],
@@ -69,7 +64,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
         expires_in: 900,
         scope: 'orders:read orders:write',
       });
-      await ordersWith(running.url, res.body.access_token).expect(200, { orders: [] });
+      await withToken(running, res.body.access_token).expect(200, { orders: [] });
     });
 
     it('issues a token over client_secret_post', async () => {
@@ -86,7 +81,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
       });
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers['pragma']).toBe('no-cache');
-      await ordersWith(running.url, res.body.access_token).expect(200);
+      await withToken(running, res.body.access_token).expect(200);
     });
 
     it('issues a token for a bare X-API-Key header', async () => {
@@ -103,7 +98,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
         scope: 'orders:read orders:write',
       });
       expect(decodeJwt(res.body.access_token).payload.client_id).toBe(client.id);
-      await ordersWith(running.url, res.body.access_token).expect(200);
+      await withToken(running, res.body.access_token).expect(200);
     });
 
     it('accepts the parameters as a JSON body', async () => {
@@ -124,7 +119,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
         expires_in: 900,
         scope: 'orders:read orders:write',
       });
-      await ordersWith(running.url, res.body.access_token).expect(200);
+      await withToken(running, res.body.access_token).expect(200);
     });
 
     it('lets the token place an order with the key subject as its owner', async () => {
@@ -135,7 +130,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
         .send({ item: 'tea', quantity: 2 })
         .expect(201);
       expect(placed.body).toMatchObject({ item: 'tea', quantity: 2 });
-      const listed = await ordersWith(running.url, token).expect(200);
+      const listed = await withToken(running, token).expect(200);
       expect(listed.body.orders).toEqual([expect.objectContaining({ item: 'tea', quantity: 2 })]);
     });
   });
@@ -218,7 +213,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
         sub: 'app:shop',
         client_id: client.id,
       });
-      await ordersWith(running.url, res.body.access_token).expect(200);
+      await withToken(running, res.body.access_token).expect(200);
       expect(running.events.slice(before)).toContainEqual(
         expect.objectContaining({ type: 'token.issued', keyId: client.id, grant: 'token_exchange' }),
       );
@@ -289,7 +284,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
       expect(res.status).toBe(200);
       expect(res.body.scope).toBe('orders:read');
       const token = res.body.access_token as string;
-      await ordersWith(running.url, token).expect(200);
+      await withToken(running, token).expect(200);
       const refused = await http()
         .post('/orders')
         .set('Authorization', `Bearer ${token}`)
@@ -311,7 +306,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
       expect(res.status).toBe(200);
       expect(res.body.scope).toBe('orders:read');
       expect(decodeJwt(res.body.access_token).payload.scope).toBe('orders:read');
-      await ordersWith(running.url, res.body.access_token).expect(200);
+      await withToken(running, res.body.access_token).expect(200);
       await http()
         .post('/orders')
         .set('Authorization', `Bearer ${res.body.access_token}`)
@@ -506,12 +501,21 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
       expect(payload.exp).toBeLessThanOrEqual(Math.floor(running.clock.now / 1000) + 300);
     });
 
-    it('answers 400 for a text/plain body', async () => {
+    it.each([
+      ['a text/plain body', 'text/plain', 'grant_type=client_credentials'],
+      ['a JSON array', 'application/json', '["grant_type", "client_credentials"]'],
+      [
+        'a JSON parameter that is not a string',
+        'application/json',
+        JSON.stringify({ grant_type: 'client_credentials', scope: { $ne: '' } }),
+      ],
+      ['an empty form body', 'application/x-www-form-urlencoded', ''],
+    ])('answers 400 invalid_request for %s', async (_what, type, body) => {
       const res = await http()
         .post(TOKEN_PATH)
         .set('Authorization', basic(client.id, client.key))
-        .set('Content-Type', 'text/plain')
-        .send('grant_type=client_credentials');
+        .set('Content-Type', type)
+        .send(body);
       expectOAuthError(res, 400, 'invalid_request', secrets());
     });
 
@@ -541,35 +545,8 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
       expect(res.text).not.toContain(client.key);
     });
 
-    it('answers 400 for a JSON array', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', basic(client.id, client.key))
-        .set('Content-Type', 'application/json')
-        .send('["grant_type", "client_credentials"]');
-      expectOAuthError(res, 400, 'invalid_request', secrets());
-    });
-
-    it('answers 400 for a JSON parameter that is not a string', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', basic(client.id, client.key))
-        .set('Content-Type', 'application/json')
-        .send(JSON.stringify({ grant_type: 'client_credentials', scope: { $ne: '' } }));
-      expectOAuthError(res, 400, 'invalid_request', secrets());
-    });
-
     it('answers 400 invalid_request for an empty body', async () => {
       const res = await http().post(TOKEN_PATH).set('Authorization', basic(client.id, client.key));
-      expectOAuthError(res, 400, 'invalid_request', secrets());
-    });
-
-    it('answers 400 invalid_request for an empty form body', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', basic(client.id, client.key))
-        .type('form')
-        .send('');
       expectOAuthError(res, 400, 'invalid_request', secrets());
     });
 
@@ -644,7 +621,7 @@ describe.each(ADAPTERS)('audience and resource (%s)', (adapter) => {
   let client: CreatedApiKey;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await sqlite.fresh(), { audience: [A, B] });
+    running = await startApp(adapter, await sqlite.fresh(), { audience: [A, B] });
     client = await running.keys.create({ name: 'shop', scopes: ['orders:read'], subject: 'app:shop' });
   });
 
@@ -655,13 +632,13 @@ describe.each(ADAPTERS)('audience and resource (%s)', (adapter) => {
   it('names the first configured audience when the client asks for none', async () => {
     const token = await mintToken(running.url, client);
     expect(decodeJwt(token).payload.aud).toBe(A);
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
   });
 
   it('puts a requested audience into aud, and the token works', async () => {
     const token = await mintToken(running.url, client, { audience: B });
     expect(decodeJwt(token).payload.aud).toBe(B);
-    await ordersWith(running.url, token).expect(200);
+    await withToken(running, token).expect(200);
   });
 
   it('puts a requested resource into aud', async () => {
@@ -719,7 +696,7 @@ describe.each(ADAPTERS)('token minting limits (%s)', (adapter) => {
   }
 
   it('limits tokens per key with 429, Retry-After and RateLimit-* headers', async () => {
-    const running = await startSampleApp(adapter, await sqlite.fresh(), {
+    const running = await startApp(adapter, await sqlite.fresh(), {
       tokenRateLimit: { perKey: { limit: 2, window: '1m' } },
     });
     try {
@@ -730,14 +707,14 @@ describe.each(ADAPTERS)('token minting limits (%s)', (adapter) => {
       expectRateLimited(await clientCredentials(running.url, busy.id, busy.key), busy.key);
       // The limit is the key's own: another key still mints, and tokens already issued still work.
       await mintToken(running.url, other);
-      await ordersWith(running.url, token).expect(200);
+      await withToken(running, token).expect(200);
     } finally {
       await running.close();
     }
   });
 
   it('limits requests per client address with 429, Retry-After and RateLimit-* headers', async () => {
-    const running = await startSampleApp(adapter, await sqlite.fresh(), {
+    const running = await startApp(adapter, await sqlite.fresh(), {
       tokenRateLimit: { perKey: false, perAddress: { limit: 2, window: '1m' } },
     });
     try {
@@ -758,7 +735,7 @@ describe.each(targetMatrix())('token core flow (%s)', (_label, database, adapter
   let running: RunningApp;
 
   beforeAll(async () => {
-    running = await startSampleApp(adapter, await database.fresh());
+    running = await startApp(adapter, await database.fresh());
   });
 
   afterAll(async () => {
@@ -770,11 +747,11 @@ describe.each(targetMatrix())('token core flow (%s)', (_label, database, adapter
     const res = await clientCredentials(running.url, key.id, key.key);
     expect(res.status).toBe(200);
     const token = res.body.access_token as string;
-    await ordersWith(running.url, token).expect(200, { orders: [] });
+    await withToken(running, token).expect(200, { orders: [] });
 
     await running.keys.revoke(key.id);
 
-    const refused = await ordersWith(running.url, token).expect(401);
+    const refused = await withToken(running, token).expect(401);
     expect(refused.body).toMatchObject({ code: 'invalid_token' });
     expect(refused.headers['www-authenticate']).toMatch(/^Bearer realm="api", error="invalid_token"/);
     await request(running.url).get('/orders').set('X-API-Key', key.key).expect(401);

@@ -1,7 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKey, type ApiKeyModuleOptions, type CreatedApiKey } from 'nestjs-keybridge';
 import request from 'supertest';
 import { databaseTargets, sqlite, type DatabaseTarget } from './support/databases.js';
-import { IdleDropProxy } from './support/idle-drop-proxy.js';
 import {
   API_KEY_TOKEN_TYPE,
   clientCredentials,
@@ -13,13 +13,13 @@ import {
 import {
   expectAuthUnavailable,
   expectTemporarilyUnavailable,
-  sleep,
   StatusRecorder,
   until,
 } from './support/outage.js';
 import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
 import { TcpProxy, throughProxy } from './support/tcp-proxy.js';
+import { revokeToken, withKey, withToken } from './support/guarded.requests.js';
 
 const REDIS_URL = redisTarget();
 /** The limited key's rate limit; its window outlasts a run of this file, so every hit stays counted. */
@@ -29,12 +29,6 @@ const FAILED_AUTH_LIMIT = 5;
 /** README: everything recovers by itself once Redis is back; 10 s leaves room for reconnection back-off. */
 const RECOVERY_MS = 10_000;
 
-const withKey = (app: RunningApp, key: CreatedApiKey) =>
-  request(app.url).get('/orders').set('X-API-Key', key.key);
-const withToken = (app: RunningApp, token: string) =>
-  request(app.url).get('/orders').set('Authorization', `Bearer ${token}`);
-const revokeToken = (app: RunningApp, key: CreatedApiKey, token: string) =>
-  request(app.url).post('/oauth/revoke').auth(key.id, key.key).type('form').send({ token });
 const exchange = (app: RunningApp, key: CreatedApiKey) =>
   request(app.url)
     .post(TOKEN_PATH)
@@ -126,12 +120,12 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
     beforeAll(async () => {
       proxy = await TcpProxy.startFor(redisUrl);
       prefixes.push(uniqueRedisPrefix(), uniqueRedisPrefix());
-      running = await startSampleApp(
+      running = await startApp(
         'express',
         await target.fresh(),
         redisOptions(redisUrl, prefixes[0], proxy.port),
       );
-      throttled = await startSampleApp('express', await sqlite.fresh(), {
+      throttled = await startApp('express', await sqlite.fresh(), {
         ...redisOptions(redisUrl, prefixes[1], proxy.port),
         failedAuthLimit: { limit: FAILED_AUTH_LIMIT, window: '1m' },
       });
@@ -284,7 +278,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
 
     beforeAll(async () => {
       proxy = await TcpProxy.startFor(redisUrl);
-      running = await startSampleApp(
+      running = await startApp(
         'express',
         await sqlite.fresh(),
         redisOptions(redisUrl, prefix, proxy.port, { onOutage: 'local' }),
@@ -368,11 +362,11 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
     beforeAll(async () => {
       proxy = await TcpProxy.startFor(redisUrl);
       const databaseUrl = await sqlite.fresh();
-      a = await startSampleApp('express', databaseUrl, {
+      a = await startApp('express', databaseUrl, {
         ...redisOptions(redisUrl, prefix, proxy.port),
         cache: { ttl: '1h' },
       });
-      b = await startSampleApp('express', databaseUrl, {
+      b = await startApp('express', databaseUrl, {
         ...redisOptions(redisUrl, prefix),
         cache: { ttl: '1h' },
       });
@@ -433,7 +427,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
       const prefix = uniqueRedisPrefix();
       const proxy = await TcpProxy.startFor(redisUrl);
       await proxy.cut();
-      const running = await startSampleApp(
+      const running = await startApp(
         'express',
         await sqlite.fresh(),
         redisOptions(redisUrl, prefix, proxy.port),
@@ -473,10 +467,8 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
   (redisUrl) => {
     it('fails closed, then recovers by itself on new connections within 15 s', async () => {
       const prefix = uniqueRedisPrefix();
-      const { hostname, port } = new URL(redisUrl);
-      const proxy = new IdleDropProxy(hostname, Number(port));
-      await proxy.start();
-      const running = await startSampleApp(
+      const proxy = await TcpProxy.startFor(redisUrl);
+      const running = await startApp(
         'express',
         await sqlite.fresh(),
         redisOptions(redisUrl, prefix, proxy.port),
@@ -487,7 +479,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
         await withKey(running, limited).expect(200);
         await withToken(running, token).expect(200);
 
-        proxy.dropOpenConnections();
+        proxy.drop();
         const dropped = Date.now();
         const noticed = await until(() => withToken(running, token), 503, 8000);
         expect(noticed.seen.at(-1)).toBe(503);

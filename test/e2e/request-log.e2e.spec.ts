@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { ADAPTERS, sqlite } from './support/databases.js';
 import { mintToken } from './support/oauth.js';
@@ -26,7 +27,7 @@ describe.each(ADAPTERS)('request log of the sample app (%s)', (adapter) => {
 
   afterAll(() => running.close());
 
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+  const settle = () => sleep(50);
 
   it('logs method, URL, status and headers with X-API-Key and Authorization redacted', async () => {
     const key = await running.keys.create({ name: 'logged', scopes: ['orders:read'] });

@@ -1,22 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiKeyModuleOptions } from 'nestjs-keybridge';
 import { generateKey } from 'nestjs-keybridge';
-import request from 'supertest';
 import { databaseTargets, sqlite } from './support/databases.js';
 import { clientCredentials, expectOAuthError, mintToken } from './support/oauth.js';
 import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
 import { StatusWatch, type WatchedResponse } from './support/status-watch.js';
+import { withKey, withToken } from './support/guarded.requests.js';
 
 const REDIS_URL = redisTarget();
 /** README: a change made on one instance reaches the others in milliseconds through Redis; 1 s for a loaded machine. */
 const BOUND_MS = 1000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const withKey = (app: RunningApp, key: { key: string }) =>
-  request(app.url).get('/orders').set('X-API-Key', key.key);
-const withToken = (app: RunningApp, token: string) =>
-  request(app.url).get('/orders').set('Authorization', `Bearer ${token}`);
 
 /** Sends the requests one after the other and returns the answers in order. */
 async function inTurn(sends: (() => PromiseLike<WatchedResponse>)[]): Promise<WatchedResponse[]> {
@@ -61,10 +55,10 @@ function expectRateLimited(res: WatchedResponse, limit: number): void {
   async function instances(keybridge: ApiKeyModuleOptions = {}): Promise<[RunningApp, RunningApp]> {
     const prefix = uniqueRedisPrefix();
     prefixes.push(prefix);
-    const options = { redisUrl: REDIS_URL, redisKeyPrefix: prefix };
-    const a = await startSampleApp('express', databaseUrl, keybridge, options);
+    const options = { redis: { connection: REDIS_URL!, keyPrefix: prefix }, ...keybridge };
+    const a = await startApp('express', databaseUrl, options);
     running.push(a);
-    const b = await startSampleApp('express', databaseUrl, keybridge, options);
+    const b = await startApp('express', databaseUrl, options);
     running.push(b);
     return [a, b];
   }
@@ -221,10 +215,10 @@ function expectRateLimited(res: WatchedResponse, limit: number): void {
   it('applies on B at once a key disabled by an instance that caches nothing (an admin process)', async () => {
     const prefix = uniqueRedisPrefix();
     prefixes.push(prefix);
-    const options = { redisUrl: REDIS_URL, redisKeyPrefix: prefix };
-    const admin = await startSampleApp('express', databaseUrl, { cache: false }, options);
+    const redis = { connection: REDIS_URL!, keyPrefix: prefix };
+    const admin = await startApp('express', databaseUrl, { redis, cache: false });
     running.push(admin);
-    const b = await startSampleApp('express', databaseUrl, { cache: { ttl: '1h' } }, options);
+    const b = await startApp('express', databaseUrl, { redis, cache: { ttl: '1h' } });
     running.push(b);
     const key = await admin.keys.create({ name: 'disabled by admin', scopes: ['orders:read'] });
     await withKey(b, key).expect(200);
@@ -254,9 +248,9 @@ describe('two instances without Redis count limits per instance (sqlite)', () =>
 
   async function instances(keybridge: ApiKeyModuleOptions = {}): Promise<[RunningApp, RunningApp]> {
     const databaseUrl = await sqlite.fresh();
-    const a = await startSampleApp('express', databaseUrl, keybridge);
+    const a = await startApp('express', databaseUrl, keybridge);
     running.push(a);
-    const b = await startSampleApp('express', databaseUrl, keybridge);
+    const b = await startApp('express', databaseUrl, keybridge);
     running.push(b);
     return [a, b];
   }

@@ -8,12 +8,12 @@ import {
 import { jwtVerify, SignJWT } from 'jose';
 import request from 'supertest';
 import type { CreatedApiKey, SigningKeyOption } from 'nestjs-keybridge';
-import { createApp } from '../../sample-app/app.factory.js';
 import { sqlite } from './support/databases.js';
 import { decodeJwt, encodeJwt, mintToken } from './support/oauth.js';
-import { startSampleApp, TEST_PEPPER, type RunningApp } from './support/sample-app.js';
+import { DEFAULT_ISSUER as ISSUER, createApp, startApp, type RunningApp } from './support/app-starter.js';
+import { TEST_PEPPER } from './support/test-secrets.js';
+import { withToken } from './support/guarded.requests.js';
 
-const ISSUER = 'http://127.0.0.1';
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
 
 function privatePem(key: KeyObject): string {
@@ -27,10 +27,6 @@ function publicPem(key: KeyObject): string {
 /** A stretch of a PEM's base64 body: if an error message quoted the key, it would contain this. */
 function pemBody(pem: string): string {
   return pem.split('\n').slice(1, -2).join('').slice(0, 40);
-}
-
-function ordersWith(url: string, token: string) {
-  return request(url).get('/orders').set('Authorization', `Bearer ${token}`);
 }
 
 interface AlgorithmCase {
@@ -80,7 +76,7 @@ describe.each(CASES)('tokens signed with %s', (_name, algorithm) => {
   let client: CreatedApiKey;
 
   beforeAll(async () => {
-    running = await startSampleApp('express', await sqlite.fresh(), { signing: algorithm.signing });
+    running = await startApp('express', await sqlite.fresh(), { signing: algorithm.signing });
     client = await running.keys.create({ name: 'shop', scopes: ['orders:read'], subject: 'app:shop' });
   });
 
@@ -91,7 +87,7 @@ describe.each(CASES)('tokens signed with %s', (_name, algorithm) => {
   it(`signs with ${algorithm.alg}, and the app accepts its own tokens`, async () => {
     const token = await mintToken(running.url, client);
     expect(decodeJwt(token).header).toEqual({ alg: algorithm.alg, typ: 'at+jwt', kid: expect.any(String) });
-    await ordersWith(running.url, token).expect(200, { orders: [] });
+    await withToken(running, token).expect(200, { orders: [] });
   });
 
   it('produces a signature a relying party verifies with the key alone', async () => {
@@ -109,7 +105,7 @@ describe.each(CASES)('tokens signed with %s', (_name, algorithm) => {
     const token = await mintToken(running.url, client);
     const [header, payload, signature] = token.split('.');
     const flipped = signature.slice(0, 5) + (signature[5] === 'A' ? 'B' : 'A') + signature.slice(6);
-    const res = await ordersWith(running.url, `${header}.${payload}.${flipped}`).expect(401);
+    const res = await withToken(running, `${header}.${payload}.${flipped}`).expect(401);
     expect(res.body).toMatchObject({ code: 'invalid_token' });
   });
 
@@ -154,7 +150,7 @@ describe('strict token verification (RS256)', () => {
   let kid: string;
 
   beforeAll(async () => {
-    running = await startSampleApp('express', await sqlite.fresh(), {
+    running = await startApp('express', await sqlite.fresh(), {
       signing: { alg: 'RS256', privateKey: pair.privateKey },
     });
     client = await running.keys.create({ name: 'shop', scopes: ['orders:read'], subject: 'app:shop' });
@@ -189,7 +185,7 @@ describe('strict token verification (RS256)', () => {
   }
 
   async function expectInvalid(token: string, reason: string | RegExp): Promise<void> {
-    const res = await ordersWith(running.url, token).expect(401);
+    const res = await withToken(running, token).expect(401);
     expect(res.body).toMatchObject({ code: 'invalid_token' });
     expect(running.events).toContainEqual(
       expect.objectContaining({
@@ -200,7 +196,7 @@ describe('strict token verification (RS256)', () => {
   }
 
   it('accepts a token the test signs with the app key, so the refusals below are about one change each', async () => {
-    await ordersWith(running.url, await sign({ alg: 'RS256', typ: 'at+jwt', kid }, claims())).expect(200);
+    await withToken(running, await sign({ alg: 'RS256', typ: 'at+jwt', kid }, claims())).expect(200);
   });
 
   it('refuses alg none', async () => {
@@ -281,13 +277,13 @@ describe('signing key rotation', () => {
 
   beforeAll(async () => {
     databaseUrl = await sqlite.fresh();
-    first = await startSampleApp('express', databaseUrl, {
+    first = await startApp('express', databaseUrl, {
       signing: { alg: 'EdDSA', privateKey: privatePem(keyA.privateKey) },
     });
     client = await first.keys.create({ name: 'shop', scopes: ['orders:read'], subject: 'app:shop' });
     oldToken = await mintToken(first.url, client);
     kidA = decodeJwt(oldToken).header.kid as string;
-    second = await startSampleApp('express', databaseUrl, {
+    second = await startApp('express', databaseUrl, {
       signing: [
         { alg: 'EdDSA', privateKey: privatePem(keyB.privateKey) },
         { alg: 'EdDSA', publicKey: publicPem(keyA.publicKey) },
@@ -301,7 +297,7 @@ describe('signing key rotation', () => {
   });
 
   it('accepts a token signed by the previous key', async () => {
-    await ordersWith(second.url, oldToken).expect(200, { orders: [] });
+    await withToken(second, oldToken).expect(200, { orders: [] });
   });
 
   it("signs new tokens with the new key's kid", async () => {
@@ -309,7 +305,7 @@ describe('signing key rotation', () => {
     const kidB = decodeJwt(token).header.kid;
     expect(kidB).not.toBe(kidA);
     await jwtVerify(token, keyB.publicKey, { algorithms: ['EdDSA'], typ: 'at+jwt' });
-    await ordersWith(second.url, token).expect(200);
+    await withToken(second, token).expect(200);
   });
 
   it('lists both keys in the JWKS, the signing one first', async () => {
@@ -324,7 +320,7 @@ describe('signing key rotation', () => {
 
   it('is not accepted by the app that only knows the old key', async () => {
     const token = await mintToken(second.url, client);
-    const res = await ordersWith(first.url, token).expect(401);
+    const res = await withToken(first, token).expect(401);
     expect(res.body).toMatchObject({ code: 'invalid_token' });
   });
 });
@@ -337,14 +333,13 @@ describe('boot refusals for signing keys', () => {
   });
 
   async function boot(signing: SigningKeyOption | SigningKeyOption[] | undefined) {
-    return createApp({
-      adapter: 'express',
-      databaseUrl: await sqlite.fresh(),
-      pepper: TEST_PEPPER,
-      issuer: 'https://api.example.com',
-      logger: false,
-      keybridge: { signing },
-    });
+    const { app } = await createApp(
+      'express',
+      await sqlite.fresh(),
+      { signing },
+      { issuer: 'https://api.example.com', logger: false },
+    );
+    return app;
   }
 
   /** Expects the app not to start, with a message matching `problem` that quotes none of `material`. */

@@ -10,7 +10,7 @@ import {
   TOKEN_PATH,
 } from './support/oauth.js';
 import { expectTemporarilyUnavailable, until } from './support/outage.js';
-import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { startApp, type RunningApp } from './support/app-starter.js';
 import { TcpProxy, throughProxy } from './support/tcp-proxy.js';
 
 const QUOTA = 10;
@@ -68,7 +68,7 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
     beforeAll(async () => {
       const url = await target.fresh();
       proxy = await TcpProxy.startFor(url);
-      running = await startSampleApp('express', throughProxy(url, proxy.port), {
+      running = await startApp('express', throughProxy(url, proxy.port), {
         storeTimeout: '1s',
         denylist: 'memory',
       });
@@ -151,7 +151,7 @@ describe('a refused token request costs the key nothing (sqlite)', () => {
   let running: RunningApp;
 
   beforeAll(async () => {
-    running = await startSampleApp('express', await sqlite.fresh(), {
+    running = await startApp('express', await sqlite.fresh(), {
       tokenRateLimit: { perKey: { limit: 1, window: '1m' } },
     });
   });

@@ -1,12 +1,12 @@
 import request from 'supertest';
 import { databaseTargets } from './support/databases.js';
-import { startSampleApp } from './support/sample-app.js';
+import { startApp } from './support/app-starter.js';
 
 /** Usage is counted in memory and written in batches; nothing counted is lost when the app stops. */
 describe.each(databaseTargets().map((t) => [t.name, t] as const))('usage counters on %s', (_name, target) => {
   it('are written on shutdown and seen by the next process', async () => {
     const databaseUrl = await target.fresh();
-    const first = await startSampleApp('fastify', databaseUrl, { usageFlushInterval: '1h' });
+    const first = await startApp('fastify', databaseUrl, { usageFlushInterval: '1h' });
     const { id, key } = await first.keys.create({ name: 'counted', scopes: ['orders:read'] });
     await Promise.all(
       Array.from({ length: 7 }, () => request(first.url).get('/orders').set('X-API-Key', key).expect(200)),
@@ -14,7 +14,7 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('usage counter
     expect((await first.keys.get(id)).usageCount).toBe(0);
     await first.close();
 
-    const second = await startSampleApp('express', databaseUrl);
+    const second = await startApp('express', databaseUrl);
     try {
       const stored = await second.keys.get(id);
       expect(stored.usageCount).toBe(7);

@@ -48,3 +48,19 @@ export function targetMatrix(): [string, DatabaseTarget, (typeof ADAPTERS)[numbe
     ),
   );
 }
+
+/** Every (database server, adapter) pair: PostgreSQL and MySQL only, for suites that cut the link to one. */
+export function serverMatrix(): [string, DatabaseTarget, (typeof ADAPTERS)[number]][] {
+  return targetMatrix().filter(([, db]) => db.name !== 'sqlite');
+}
+
+/**
+ * `describe.each(serverMatrix())`, or a single skipped block naming why when no database server is configured,
+ * so that a run on SQLite alone says what it left out.
+ */
+export function describeEachServer() {
+  const cases = serverMatrix();
+  return cases.length > 0
+    ? describe.each(cases)
+    : describe.skip.each([['no database server configured', sqlite, 'express']] as typeof cases);
+}

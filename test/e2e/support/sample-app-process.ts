@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -123,7 +124,7 @@ export class SampleAppProcess {
           `Instance ${name} did not come up on port ${port} (${app.exitCode !== undefined ? `exited with ${app.exitCode}` : `no answer from /health within ${readyTimeoutMs} ms`}):\n${app.tail(40)}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
     return app;
   }

@@ -1,10 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 export interface WatchedResponse {
   status: number;
   body: unknown;
   headers: Record<string, string>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Sends a request every `everyMs` until it is answered with `awaited`, and notes when (epoch ms, on receipt)

@@ -1,15 +1,21 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /**
- * A TCP proxy the test controls, in front of a shared database server: `cut()` drops every connection and
- * refuses new ones, `restore()` lets traffic through again. The real server keeps running for other tests.
+ * A TCP proxy the test controls, in front of a shared server (a database or Redis) that keeps running for
+ * other tests. Four faults, each undone by `restore()`:
+ * - `cut()`: every connection dropped, new ones refused;
+ * - `stall()`: every connection dropped, new ones accepted and never answered;
+ * - `blackhole()`: every connection, open or new, kept open but silent either way (a half-open link);
+ * - `drop()`: the connections open now go silent for good while new ones work, as when a NAT or a load
+ *   balancer forgets idle connections: only a client that notices the silence and reconnects gets through.
+ * None of them sends anything or closes a socket the client could notice, except `cut()` and `stall()`.
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<[Socket, Socket]>();
   private stalled = false;
   private silent = false;
-  private readonly pairs = new Set<[Socket, Socket]>();
   port = 0;
 
   constructor(
@@ -27,19 +33,11 @@ export class TcpProxy {
 
   async start(port = 0): Promise<number> {
     this.server = createServer((client) => {
-      if (this.stalled || this.silent) {
-        // Accept and say nothing: the server looks alive but never answers.
-        this.sockets.add(client);
-        client.on('close', () => this.sockets.delete(client));
-        client.on('error', () => client.destroy());
-        return;
-      }
+      this.track(client);
+      // Accept and say nothing: the server looks alive but never answers.
+      if (this.stalled || this.silent) return;
       const upstream = connect(this.targetPort, this.targetHost);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => socket.destroy());
-      }
+      this.track(upstream);
       client.pipe(upstream).pipe(client);
       const pair: [Socket, Socket] = [client, upstream];
       this.pairs.add(pair);
@@ -52,48 +50,64 @@ export class TcpProxy {
     return this.port;
   }
 
-  /** Closes the listener and every open connection: the database is unreachable. */
+  /** Closes the listener and every open connection: the server is unreachable. */
   async cut(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
+    this.destroyAll();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   /** Drops open connections and holds new ones without an answer. */
   stall(): void {
     this.stalled = true;
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
+    this.destroyAll();
   }
 
-  /**
-   * Keeps every connection open but stops carrying bytes either way: a half-open link (an idle connection
-   * dropped by a NAT or a load balancer) that no socket event reveals.
-   */
+  /** Keeps every connection open but stops carrying bytes either way, on open and new connections alike. */
   blackhole(): void {
     this.silent = true;
+    this.silence();
+  }
+
+  /** The connections open now stop carrying bytes, without any socket event; new connections work. */
+  drop(): void {
+    this.silence();
+  }
+
+  /** Listens again on the same port, forwarding traffic; the connections of a fault are reset. */
+  async restore(): Promise<void> {
+    this.stalled = false;
+    this.silent = false;
+    this.destroyAll();
+    if (!this.server) await this.start(this.port);
+  }
+
+  async stop(): Promise<void> {
+    await this.cut();
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  }
+
+  /** Unpipes every open pair: the sockets stay open (and tracked, so `restore()` resets them) but silent. */
+  private silence(): void {
     for (const [client, upstream] of this.pairs) {
       client.unpipe(upstream);
       upstream.unpipe(client);
       client.pause();
       upstream.pause();
     }
+    this.pairs.clear();
   }
 
-  /** Listens again on the same port, forwarding traffic. */
-  async restore(): Promise<void> {
-    this.stalled = false;
-    this.silent = false;
+  private destroyAll(): void {
     this.pairs.clear();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
-    if (!this.server) await this.start(this.port);
-  }
-
-  async stop(): Promise<void> {
-    await this.cut();
   }
 }
 
