@@ -1,7 +1,7 @@
 import { isValidScope, MAX_SCOPES_PER_KEY } from '../scopes/scope.matcher.js';
 import { MAX_TIMER_MS, parseDuration, type Duration } from '../common/duration.util.js';
 import { InvalidArgumentError } from '../errors.js';
-import { isValidCidr } from './ip-allowlist.js';
+import { isValidCidr } from './ip-allowlist.matcher.js';
 import { isValidReferrerPattern } from './referrer.matcher.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
 import type { ApiKeySettings } from './api-key.types.js';

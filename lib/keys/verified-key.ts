@@ -1,6 +1,6 @@
 import type { ApiKeyPrincipal, Principal } from '../interfaces/principal.interface.js';
 import { GrantedScopes } from '../scopes/scope.matcher.js';
-import { IpAllowList } from './ip-allowlist.js';
+import { IpAllowList } from './ip-allowlist.matcher.js';
 import { ReferrerMatcher } from './referrer.matcher.js';
 import type { ApiKeyEntity, KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
 

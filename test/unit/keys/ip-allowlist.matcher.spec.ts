@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { IpAllowList, isValidCidr } from '../../../lib/keys/ip-allowlist.js';
+import { IpAllowList, isValidCidr } from '../../../lib/keys/ip-allowlist.matcher.js';
 
 describe('isValidCidr', () => {
   it.each([
