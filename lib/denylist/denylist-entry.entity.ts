@@ -6,6 +6,8 @@ export const DENYLIST_TABLE = 'keybridge_denylist';
 /**
  * One revocation: `token:<jti>` or `key:<keyId>`, kept until `expiresAt` (epoch ms), when every token it
  * concerns has expired by itself. `createdAt` (epoch ms, the writer's clock) lets instances read only what is new.
+ *
+ * @publicApi
  */
 @Entity({ name: DENYLIST_TABLE })
 export class DenylistEntryEntity {

@@ -20,6 +20,8 @@ export interface KeyQuotaRefill {
  * One API key as stored. The key itself is never stored: `keyHash` is its HMAC-SHA-256 under the pepper.
  * Every column has an explicit type so the same entity maps onto PostgreSQL, MySQL/MariaDB and SQLite.
  * Instants are `Date`s in code and UTC epoch milliseconds in the table.
+ *
+ * @publicApi
  */
 @Entity({ name: API_KEY_TABLE })
 export class ApiKeyEntity {

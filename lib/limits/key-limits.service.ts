@@ -10,7 +10,11 @@ import { KeyRateLimiter } from './key-rate.limiter.js';
 /** Seconds announced in `Retry-After` when a quota without refill is used up: it only returns if topped up. */
 const NO_REFILL_RETRY_SECONDS = 86_400;
 
-/** The per-key controls applied after a key is known to be valid: origin, rate limit, quota. */
+/**
+ * The per-key controls applied after a key is known to be valid: origin, rate limit, quota.
+ *
+ * @publicApi
+ */
 @Injectable()
 export class KeyLimitsService {
   constructor(

@@ -11,7 +11,11 @@ export function isValidScope(scope: unknown): scope is string {
   return typeof scope === 'string' && scope.length <= MAX_SCOPE_LENGTH && SCOPE_PATTERN.test(scope);
 }
 
-/** The scopes a credential holds, prepared once so each check is a Set lookup and a short prefix scan. */
+/**
+ * The scopes a credential holds, prepared once so each check is a Set lookup and a short prefix scan.
+ *
+ * @publicApi
+ */
 export class GrantedScopes {
   private readonly exact: ReadonlySet<string>;
   private readonly prefixes: readonly string[];

@@ -5,6 +5,8 @@ import { isValidScope } from './scope.matcher.js';
 /**
  * The scopes a route needs; the caller must hold all of them. On a class and a handler, both lists apply.
  * A held scope `orders:*` satisfies any required `orders:` scope.
+ *
+ * @publicApi
  */
 export function Scopes(...scopes: string[]): MethodDecorator & ClassDecorator {
   const invalid = scopes.find((s) => !isValidScope(s) || s.endsWith(':*'));
