@@ -333,133 +333,159 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
   });
 
   describe('error responses (RFC 6749 §5.2)', () => {
-    it('answers invalid_request when grant_type is missing', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', basic(client.id, client.key))
-        .type('form')
-        .send(form({ scope: 'orders:read' }));
-      expectOAuthError(res, 400, 'invalid_request', secrets());
-    });
+    /** A refused token request: what it sends, and what else must never appear in the answer. */
+    interface Refusal {
+      name: string;
+      send: () => request.Test;
+      status: number;
+      error: string;
+      challenge?: { is: string } | { contains: string };
+      leaked?: () => string[];
+    }
+    const post = (headers: Record<string, string>, body: string) => {
+      let req = http().post(TOKEN_PATH);
+      for (const [name, value] of Object.entries(headers)) req = req.set(name, value);
+      return req.type('form').send(body);
+    };
+    const BASIC_CHALLENGE = { is: 'Basic realm="api"' };
 
-    it('answers unsupported_grant_type for an unknown grant', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', basic(client.id, client.key))
-        .type('form')
-        .send(form({ grant_type: 'password', username: 'a', password: 'b' }));
-      expectOAuthError(res, 400, 'unsupported_grant_type', secrets());
-    });
-
-    it('answers 401 invalid_client with a Basic challenge when the client does not authenticate', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .type('form')
-        .send(form({ grant_type: 'client_credentials' }));
-      expectOAuthError(res, 401, 'invalid_client', secrets());
-      expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
-    });
-
-    it('answers 401 invalid_client with a Basic challenge for a wrong secret over Basic', async () => {
-      const res = await clientCredentials(running.url, client.id, mistyped(client.key));
-      expectOAuthError(res, 401, 'invalid_client', [...secrets(), mistyped(client.key)]);
-      expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
-    });
-
-    it('answers 401 invalid_client for a secret that is not a key at all', async () => {
-      const res = await clientCredentials(running.url, client.id, 'hunter2');
-      expectOAuthError(res, 401, 'invalid_client', [...secrets(), 'hunter2']);
-      expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
-    });
-
-    it('answers 401 invalid_client when client_id names another key than the secret', async () => {
-      const res = await clientCredentials(running.url, reader.id, client.key);
-      expectOAuthError(res, 401, 'invalid_client', secrets());
-      expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
-    });
-
-    it('answers 401 invalid_client when the client_secret_post client_id names another key', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .type('form')
-        .send(form({ grant_type: 'client_credentials', client_id: reader.id, client_secret: client.key }));
-      expectOAuthError(res, 401, 'invalid_client', secrets());
-    });
-
-    it('answers 401 invalid_client with the API key challenge for a wrong X-API-Key header', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('X-API-Key', mistyped(client.key))
-        .type('form')
-        .send(form({ grant_type: 'client_credentials' }));
-      expectOAuthError(res, 401, 'invalid_client', [...secrets(), mistyped(client.key)]);
-      expect(res.headers['www-authenticate']).toContain('ApiKey realm="api"');
-    });
-
-    it('answers 401 invalid_client for Basic credentials that are not base64', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', 'Basic %%%not-base64%%%')
-        .type('form')
-        .send(form({ grant_type: 'client_credentials' }));
-      expectOAuthError(res, 401, 'invalid_client', secrets());
-      expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
-    });
-
-    it('answers 401 invalid_client for Basic credentials without a colon', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', `Basic ${Buffer.from(client.key).toString('base64')}`)
-        .type('form')
-        .send(form({ grant_type: 'client_credentials' }));
-      expectOAuthError(res, 401, 'invalid_client', secrets());
-      expect(res.headers['www-authenticate']).toBe('Basic realm="api"');
-    });
-
-    it('answers 401 invalid_client for Basic credentials with a broken percent-escape', async () => {
-      const raw = Buffer.from(`${client.id}:%E0%A4%A`).toString('base64');
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', `Basic ${raw}`)
-        .type('form')
-        .send(form({ grant_type: 'client_credentials' }));
-      expectOAuthError(res, 401, 'invalid_client', secrets());
-    });
-
-    it('answers invalid_request for Basic and client_secret_post at once', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', basic(client.id, client.key))
-        .type('form')
-        .send(form({ grant_type: 'client_credentials', client_id: client.id, client_secret: client.key }));
-      expectOAuthError(res, 400, 'invalid_request', secrets());
-    });
-
-    it('answers invalid_request for Basic and the X-API-Key header at once', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', basic(client.id, client.key))
-        .set('X-API-Key', client.key)
-        .type('form')
-        .send(form({ grant_type: 'client_credentials' }));
-      expectOAuthError(res, 400, 'invalid_request', secrets());
-    });
-
-    it('answers invalid_request for a repeated grant_type', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .set('Authorization', basic(client.id, client.key))
-        .type('form')
-        .send('grant_type=client_credentials&grant_type=client_credentials');
-      expectOAuthError(res, 400, 'invalid_request', secrets());
-    });
-
-    it('answers invalid_request for client_secret without client_id', async () => {
-      const res = await http()
-        .post(TOKEN_PATH)
-        .type('form')
-        .send(form({ grant_type: 'client_credentials', client_secret: client.key }));
-      expectOAuthError(res, 400, 'invalid_request', secrets());
+    it.each<Refusal>([
+      {
+        name: 'invalid_request when grant_type is missing',
+        send: () => post({ Authorization: basic(client.id, client.key) }, form({ scope: 'orders:read' })),
+        status: 400,
+        error: 'invalid_request',
+      },
+      {
+        name: 'unsupported_grant_type for an unknown grant',
+        send: () =>
+          post(
+            { Authorization: basic(client.id, client.key) },
+            form({ grant_type: 'password', username: 'a', password: 'b' }),
+          ),
+        status: 400,
+        error: 'unsupported_grant_type',
+      },
+      {
+        name: '401 invalid_client with a Basic challenge when the client does not authenticate',
+        send: () => post({}, form({ grant_type: 'client_credentials' })),
+        status: 401,
+        error: 'invalid_client',
+        challenge: BASIC_CHALLENGE,
+      },
+      {
+        name: '401 invalid_client with a Basic challenge for a wrong secret over Basic',
+        send: () => clientCredentials(running.url, client.id, mistyped(client.key)),
+        status: 401,
+        error: 'invalid_client',
+        challenge: BASIC_CHALLENGE,
+        leaked: () => [mistyped(client.key)],
+      },
+      {
+        name: '401 invalid_client for a secret that is not a key at all',
+        send: () => clientCredentials(running.url, client.id, 'hunter2'),
+        status: 401,
+        error: 'invalid_client',
+        challenge: BASIC_CHALLENGE,
+        leaked: () => ['hunter2'],
+      },
+      {
+        name: '401 invalid_client when client_id names another key than the secret',
+        send: () => clientCredentials(running.url, reader.id, client.key),
+        status: 401,
+        error: 'invalid_client',
+        challenge: BASIC_CHALLENGE,
+      },
+      {
+        name: '401 invalid_client when the client_secret_post client_id names another key',
+        send: () =>
+          post(
+            {},
+            form({ grant_type: 'client_credentials', client_id: reader.id, client_secret: client.key }),
+          ),
+        status: 401,
+        error: 'invalid_client',
+      },
+      {
+        name: '401 invalid_client with the API key challenge for a wrong X-API-Key header',
+        send: () => post({ 'X-API-Key': mistyped(client.key) }, form({ grant_type: 'client_credentials' })),
+        status: 401,
+        error: 'invalid_client',
+        challenge: { contains: 'ApiKey realm="api"' },
+        leaked: () => [mistyped(client.key)],
+      },
+      {
+        name: '401 invalid_client for Basic credentials that are not base64',
+        send: () =>
+          post({ Authorization: 'Basic %%%not-base64%%%' }, form({ grant_type: 'client_credentials' })),
+        status: 401,
+        error: 'invalid_client',
+        challenge: BASIC_CHALLENGE,
+      },
+      {
+        name: '401 invalid_client for Basic credentials without a colon',
+        send: () =>
+          post(
+            { Authorization: `Basic ${Buffer.from(client.key).toString('base64')}` },
+            form({ grant_type: 'client_credentials' }),
+          ),
+        status: 401,
+        error: 'invalid_client',
+        challenge: BASIC_CHALLENGE,
+      },
+      {
+        name: '401 invalid_client for Basic credentials with a broken percent-escape',
+        send: () =>
+          post(
+            { Authorization: `Basic ${Buffer.from(`${client.id}:%E0%A4%A`).toString('base64')}` },
+            form({ grant_type: 'client_credentials' }),
+          ),
+        status: 401,
+        error: 'invalid_client',
+      },
+      {
+        name: 'invalid_request for Basic and client_secret_post at once',
+        send: () =>
+          post(
+            { Authorization: basic(client.id, client.key) },
+            form({ grant_type: 'client_credentials', client_id: client.id, client_secret: client.key }),
+          ),
+        status: 400,
+        error: 'invalid_request',
+      },
+      {
+        name: 'invalid_request for Basic and the X-API-Key header at once',
+        send: () =>
+          post(
+            { Authorization: basic(client.id, client.key), 'X-API-Key': client.key },
+            form({ grant_type: 'client_credentials' }),
+          ),
+        status: 400,
+        error: 'invalid_request',
+      },
+      {
+        name: 'invalid_request for a repeated grant_type',
+        send: () =>
+          post(
+            { Authorization: basic(client.id, client.key) },
+            'grant_type=client_credentials&grant_type=client_credentials',
+          ),
+        status: 400,
+        error: 'invalid_request',
+      },
+      {
+        name: 'invalid_request for client_secret without client_id',
+        send: () => post({}, form({ grant_type: 'client_credentials', client_secret: client.key })),
+        status: 400,
+        error: 'invalid_request',
+      },
+    ])('answers $name', async ({ send, status, error, challenge, leaked }) => {
+      const res = await send();
+      expectOAuthError(res, status, error, [...secrets(), ...(leaked?.() ?? [])]);
+      if (challenge && 'is' in challenge) expect(res.headers['www-authenticate']).toBe(challenge.is);
+      if (challenge && 'contains' in challenge) {
+        expect(res.headers['www-authenticate']).toContain(challenge.contains);
+      }
     });
 
     it('answers 401 invalid_client for a revoked key', async () => {
