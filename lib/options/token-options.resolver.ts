@@ -1,8 +1,20 @@
 import { MAX_CLOCK_TOLERANCE_MS, MAX_TOKEN_LIFETIME_MS } from '../api-key.constants.js';
 import type { ApiKeyModuleOptions } from '../interfaces/api-key-options.interface.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
+import type { SigningKeyOption } from '../interfaces/signing-key.interface.js';
 import { ephemeralKeyRing, readSigningKeys } from '../tokens/signing-key.ring.js';
 import { durationOption, isUrl, limitOption } from './option.parsers.js';
+
+/**
+ * `{ alg, privateKey: process.env.KEYBRIDGE_SIGNING_KEY }` with the variable unset: one entry that carries no key
+ * at all. It means "no signing key yet", as leaving the option out does, so development signs with a key made
+ * for the process and production refuses to boot; a list, or an entry with any key field, is read as written.
+ */
+function isUnsetKey(signing: NonNullable<ApiKeyModuleOptions['signing']>): boolean {
+  if (Array.isArray(signing) || signing === null || typeof signing !== 'object') return false;
+  const entry = signing as SigningKeyOption;
+  return entry.privateKey === undefined && entry.publicKey === undefined && entry.secret === undefined;
+}
 
 /** Checks the token settings; `enabled` is false when the module was set up with `oauth: false`. */
 export function resolveTokens(
@@ -22,7 +34,7 @@ export function resolveTokens(
     } else tokens.issuer = options.issuer.replace(/\/+$/, '');
   } else if (production && enabled) {
     problems.push(
-      'issuer is required when NODE_ENV=production: the public URL of the API, such as "https://api.example.com".',
+      'issuer is required when NODE_ENV=production: set it (for example from KEYBRIDGE_ISSUER) to the public URL of the API, such as "https://api.example.com".',
     );
   }
   if (options.audience !== undefined) {
@@ -36,12 +48,12 @@ export function resolveTokens(
     } else tokens.audiences = [...new Set(list as string[])];
   } else tokens.audiences = [tokens.issuer];
 
-  if (options.signing !== undefined) {
+  if (options.signing !== undefined && !isUnsetKey(options.signing)) {
     const ring = readSigningKeys(options.signing, problems);
     if (ring) tokens.keys = ring;
   } else if (production && enabled) {
     problems.push(
-      'signing is required when NODE_ENV=production: an Ed25519, P-256 or RSA private key (or an HS256 secret), kept stable, since changing it invalidates every token.',
+      "signing is required when NODE_ENV=production: set it (for example { alg: 'EdDSA', privateKey: process.env.KEYBRIDGE_SIGNING_KEY }) to an Ed25519, P-256 or RSA private key (or an HS256 secret), kept stable, since changing it invalidates every token.",
     );
   }
   tokens.keys ??= ephemeralKeyRing();

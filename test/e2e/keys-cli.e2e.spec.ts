@@ -12,7 +12,9 @@ import { startSampleApp, type RunningApp } from './support/sample-app.js';
 import { TEST_PEPPER, TEST_SIGNING_KEY } from './support/test-secrets.js';
 import { withKey, withToken } from './support/guarded.requests.js';
 
-const CLI = 'dist/sample-app/cli/keys.cli.js';
+/** The package's own `keybridge` bin, booting the sample app's module as `npm run keys` does. */
+const CLI = 'dist/lib/cli/keybridge.cli.js';
+const SAMPLE_MODULE = ['keys', '--module', 'dist/sample-app/cli/keys.module.js'];
 const run = promisify(execFile);
 /** PostgreSQL when it is configured (the multi-instance setup), else a SQLite file shared by the processes. */
 const DATABASE = databaseTargets().find((target) => target.name === 'postgres') ?? sqlite;
@@ -22,7 +24,7 @@ async function keys(
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...SAMPLE_MODULE, ...args], {
       // The CLI runs nine hours ahead of the app: stored instants must not depend on either's time zone.
       env: {
         ...process.env,
@@ -41,7 +43,7 @@ async function keys(
   }
 }
 
-/** `npm run keys`, the built CLI, against the same database as a running app. */
+/** `npm run keys`, the package's built CLI, against the same database as a running app. */
 describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %s', (_name, target) => {
   let databaseUrl: string;
   let running: RunningApp;

@@ -41,6 +41,33 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions(undefined, {})).not.toThrow();
   });
 
+  describe('signing', () => {
+    // `{ alg, privateKey: process.env.KEYBRIDGE_SIGNING_KEY }` with the variable unset, as in the README.
+    const unset = { signing: { alg: 'EdDSA' as const, privateKey: undefined } };
+
+    it('treats an entry without any key like no signing option in development: a key for the process', () => {
+      const resolved = resolveOptions(unset, DEV);
+      expect(resolved.tokens.keys.ephemeral).toBe(true);
+      expect(resolved.tokens.keys.active.signingKey).toBeDefined();
+    });
+
+    it('refuses it in production, naming the option and the variable to set', () => {
+      const message = optionsError(
+        { pepper: PEPPER, issuer: 'https://api.example.com', ...unset },
+        PROD,
+      ).message;
+      expect(message).toMatch(/signing is required when NODE_ENV=production/);
+      expect(message).toContain('KEYBRIDGE_SIGNING_KEY');
+    });
+
+    it('still refuses a list whose entry has no key, and names every missing secret in production', () => {
+      expect(optionsError({ signing: [{ alg: 'EdDSA' }] }).message).toMatch(/needs a privateKey/);
+      const message = optionsError({}, PROD).message;
+      for (const name of ['KEYBRIDGE_PEPPER', 'KEYBRIDGE_ISSUER', 'KEYBRIDGE_SIGNING_KEY'])
+        expect(message).toContain(name);
+    });
+  });
+
   describe('pepper', () => {
     it('is required in production, and the error says so', () => {
       const error = optionsError({}, PROD);

@@ -1,0 +1,74 @@
+import type { ApiKeySettings } from '../keys/api-key.types.js';
+import { UsageError, type CliValues, type OptionName } from './cli.arguments.js';
+
+/**
+ * The key settings given on the command line, in `ApiKeyService`'s terms. Only the shape is checked here
+ * (a list, a number, `limit/window`); the service checks the values, so the CLI and the API refuse alike.
+ */
+export function settingsOf(values: CliValues): ApiKeySettings {
+  const settings: ApiKeySettings = {};
+  const text = (name: OptionName): string | undefined =>
+    typeof values[name] === 'string' ? (values[name] as string) : undefined;
+
+  if (text('name') !== undefined) settings.name = text('name');
+  if (text('scopes') !== undefined) settings.scopes = listOf(text('scopes')!);
+  if (text('expires-in') !== undefined) settings.expiresIn = text('expires-in');
+  const expiresAt = text('expires-at');
+  if (expiresAt !== undefined) settings.expiresAt = expiresAt === 'never' ? null : expiresAt;
+  const ips = text('allowed-ips');
+  if (ips !== undefined) settings.allowedIps = ips === 'any' ? null : listOf(ips);
+  const referrers = text('allowed-referrers');
+  if (referrers !== undefined) settings.allowedReferrers = referrers === 'any' ? null : listOf(referrers);
+  const metadata = text('metadata');
+  if (metadata !== undefined) settings.metadata = metadata === 'none' ? null : objectOf(metadata);
+  const rateLimit = text('rate-limit');
+  if (rateLimit !== undefined) {
+    const [limit, window] = pairOf('rate-limit', rateLimit, '600/1m');
+    // The key's own limit removed: the module's default applies again.
+    settings.rateLimit = rateLimit === 'default' || rateLimit === 'none' ? null : { limit, window };
+  }
+  const remaining = text('remaining');
+  if (remaining !== undefined)
+    settings.remaining = remaining === 'none' ? null : integerOf('remaining', remaining);
+  const refill = text('quota-refill');
+  if (refill !== undefined) {
+    const [amount, interval] = pairOf('quota-refill', refill, '1000/1d');
+    settings.quotaRefill = refill === 'none' ? null : { amount, interval };
+  }
+  return settings;
+}
+
+/** `a, b,,c` as `['a', 'b', 'c']`. */
+export function listOf(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function objectOf(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError('--metadata must be a JSON object, such as \'{"team":"billing"}\', or none.');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UsageError('--metadata must be a JSON object, such as \'{"team":"billing"}\', or none.');
+  }
+  return value as Record<string, unknown>;
+}
+
+function integerOf(name: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number or none.`);
+  return Number(text);
+}
+
+/** `600/1m` as `[600, '1m']`; a bare number of seconds stays a number, as durations allow. */
+function pairOf(name: string, text: string, example: string): [number, string | number] {
+  if (text === 'none' || text === 'default') return [0, 0];
+  const match = /^(\d+)\/(\S+)$/.exec(text);
+  if (!match) throw new UsageError(`--${name} must be <count>/<duration>, such as ${example}.`);
+  const duration = /^\d+$/.test(match[2]) ? Number(match[2]) : match[2];
+  return [Number(match[1]), duration];
+}
