@@ -1,4 +1,5 @@
 import type { OpenAPIObject, OperationObject, PathItemObject } from '@nestjs/swagger';
+import { GUARD_ERROR_BODY, GUARD_ERROR_SCHEMA, GUARD_RESPONSES } from './guard.responses.js';
 import { OAUTH_SCHEMAS } from './oauth.schemas.js';
 import { oauthOperation } from './oauth.operations.js';
 import type { OperationMarkers } from './operation.markers.js';
@@ -19,6 +20,7 @@ export function annotateDocument(
 ): OpenAPIObject {
   const scopeUse = new Map<string, string[]>(catalogScopes.map((scope) => [scope, []]));
   let documentsOAuth = false;
+  let documentsGuards = false;
   for (const [path, item] of Object.entries(document.paths ?? {})) {
     const operations = item as PathItemObject & Record<string, OperationObject | undefined>;
     for (const method of HTTP_METHODS) {
@@ -32,6 +34,11 @@ export function annotateDocument(
       } else if (route.scopes) {
         const requirement = route.keyOnly ? security.keyOnly() : security.route(route.scopes);
         operation.security = [...(operation.security ?? []), ...requirement];
+        if (!route.keyOnly) {
+          // The app's own description of a status wins over the guard's.
+          operation.responses = { ...GUARD_RESPONSES, ...operation.responses };
+          documentsGuards = true;
+        }
         for (const scope of route.scopes) {
           const uses = scopeUse.get(scope) ?? [];
           uses.push(`${method.toUpperCase()} ${path}`);
@@ -46,7 +53,11 @@ export function annotateDocument(
   document.components = {
     ...document.components,
     securitySchemes: { ...document.components?.securitySchemes, ...security.schemes(scopeUse) },
-    ...(documentsOAuth ? { schemas: { ...document.components?.schemas, ...OAUTH_SCHEMAS } } : {}),
+    schemas: {
+      ...document.components?.schemas,
+      ...(documentsGuards ? { [GUARD_ERROR_SCHEMA]: GUARD_ERROR_BODY } : {}),
+      ...(documentsOAuth ? OAUTH_SCHEMAS : {}),
+    },
   };
   return document;
 }

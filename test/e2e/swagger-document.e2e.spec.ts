@@ -84,6 +84,17 @@ describe.each(ADAPTERS)('OpenAPI document (%s)', (adapter) => {
       expect(operation(served, '/status', 'get').security).toBeUndefined();
     });
 
+    it('documents the refusals of the guard with the body it really sends', async () => {
+      const list = operation(served, '/catalog', 'get');
+      expect(Object.keys(list.responses)).toEqual(
+        expect.arrayContaining(['200', '400', '401', '403', '429', '503']),
+      );
+      const schema = resolve(served, responseSchema(list, '401'));
+      const refused = await request(running.url).get('/catalog').expect(401);
+      expect(Object.keys(refused.body).sort()).toEqual([...schema.required!].sort());
+      expect(operation(served, '/catalog/featured', 'get').responses['401']).toBeUndefined();
+    });
+
     it('leaves public operations without a requirement', () => {
       expect(operation(served, '/catalog/featured', 'get').security).toBeUndefined();
     });
