@@ -22,17 +22,19 @@ function json(
   return { description, headers, content: { 'application/json': { schema: schemaRef(schema) } } };
 }
 
-/** RFC 6749 §5.2 error answers, each in `{ error, error_description }`. */
-function errors(): ResponsesObject {
+/** RFC 6749 §5.2 error answers, each in `{ error, error_description }`; only introspection answers 403. */
+function errors(forbidden = false): ResponsesObject {
   const error = (description: string, extra: Record<string, HeaderObject> = {}) =>
     json(description, 'error', { ...NO_STORE, ...extra });
   return {
-    400: error('invalid_request, invalid_grant, unsupported_grant_type, invalid_scope or invalid_target.'),
+    400: error(
+      "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, invalid_target, or unauthorized_client (an address or referrer the key does not allow, or another client's token).",
+    ),
     401: error('invalid_client: client authentication failed or is missing.', {
       'WWW-Authenticate': header('The challenge of the client authentication method.'),
     }),
-    403: error('The key may not be used from this address or referrer, or lacks a scope the endpoint needs.'),
-    429: error('rate_limited: the client or its address sent too many requests.', {
+    ...(forbidden ? { 403: error('insufficient_scope: the client does not hold tokens:introspect.') } : {}),
+    429: error('rate_limited or quota_exhausted: the client or its address sent too many requests.', {
       'Retry-After': header('Seconds to wait.'),
     }),
     503: error(
@@ -94,7 +96,7 @@ export function oauthOperation(endpoint: OAuthEndpoint, security: KeybridgeSecur
         requestBody: form('introspectionRequest'),
         responses: {
           200: json('Whether the token is active, and its claims.', 'introspectionResponse'),
-          ...errors(),
+          ...errors(true),
         },
       };
     case 'jwks':

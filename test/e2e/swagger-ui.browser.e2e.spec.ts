@@ -47,11 +47,15 @@ describeInBrowser(`Swagger UI in ${CHROMIUM}`, () => {
   let running: RunningSwaggerApp;
   let browser: Browser;
   let key: string;
+  let keyId: string;
 
   beforeAll(async () => {
     running = await startSwaggerApp('express', true);
-    key = (await running.keys.create({ name: 'swagger-ui', scopes: ['catalog:read'], subject: 'team:docs' }))
-      .key;
+    ({ id: keyId, key } = await running.keys.create({
+      name: 'swagger-ui',
+      scopes: ['catalog:read'],
+      subject: 'team:docs',
+    }));
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
   }, BROWSER_TIMEOUT_MS);
   afterAll(async () => {
@@ -89,6 +93,27 @@ describeInBrowser(`Swagger UI in ${CHROMIUM}`, () => {
       await apiKeyForm.locator('button[type="submit"]').click();
       await apiKeyForm.getByText('Authorized').waitFor();
       await apiKeyForm.locator('button.btn-done').click();
+
+      const { status, body } = await tryItOut(page, 'get', '/catalog');
+      expect(status).toBe('200');
+      expect(JSON.parse(body)).toEqual({ items: ['lamp', 'desk'], subject: 'team:docs' });
+    },
+    BROWSER_TIMEOUT_MS,
+  );
+
+  it(
+    'answers 200 with a token Swagger UI fetched through the client-credentials flow',
+    async () => {
+      const page = await openDocs();
+      await page.locator('.scheme-container button.authorize').click();
+      const oauthForm = page.locator('.auth-container', {
+        has: page.locator('h4', { hasText: /^oauth2 \(OAuth2, / }),
+      });
+      await oauthForm.locator('input[id^="client_id_"]').fill(keyId);
+      await oauthForm.locator('input[id^="client_secret_"]').fill(key);
+      await oauthForm.locator('button.authorize').click();
+      await oauthForm.getByText('Authorized').waitFor();
+      await oauthForm.locator('button.btn-done').click();
 
       const { status, body } = await tryItOut(page, 'get', '/catalog');
       expect(status).toBe('200');
