@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { startSwaggerApp, type RunningSwaggerApp } from './support/swagger-app.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -41,6 +41,24 @@ async function tryItOut(page: Page, method: string, path: string): Promise<{ sta
     status: /^\d{3}/.exec((await status.textContent()) ?? '')?.[0] ?? '',
     body: (await live.locator('.response-col_description pre').first().textContent()) ?? '',
   };
+}
+
+/**
+ * Opens Swagger UI's "Authorize" dialog, fills and submits the form of one security scheme, waits until the
+ * dialog says "Authorized", and closes it.
+ */
+async function authorize(
+  page: Page,
+  scheme: string,
+  submit: (form: Locator) => Promise<void>,
+): Promise<void> {
+  await page.locator('.scheme-container button.authorize').click();
+  const form = page.locator('.auth-container', {
+    has: page.locator('h4', { hasText: new RegExp(`^${scheme}\\s+\\(`) }),
+  });
+  await submit(form);
+  await form.getByText('Authorized').waitFor();
+  await form.locator('button.btn-done').click();
 }
 
 describeInBrowser(`Swagger UI in ${CHROMIUM}`, () => {
@@ -85,14 +103,10 @@ describeInBrowser(`Swagger UI in ${CHROMIUM}`, () => {
     'answers 200 once a key is entered through Authorize',
     async () => {
       const page = await openDocs();
-      await page.locator('.scheme-container button.authorize').click();
-      const apiKeyForm = page.locator('.auth-container', {
-        has: page.locator('h4 code', { hasText: /^apiKey$/ }),
+      await authorize(page, 'apiKey', async (form) => {
+        await form.locator('#api_key_value').fill(key);
+        await form.locator('button[type="submit"]').click();
       });
-      await apiKeyForm.locator('#api_key_value').fill(key);
-      await apiKeyForm.locator('button[type="submit"]').click();
-      await apiKeyForm.getByText('Authorized').waitFor();
-      await apiKeyForm.locator('button.btn-done').click();
 
       const { status, body } = await tryItOut(page, 'get', '/catalog');
       expect(status).toBe('200');
@@ -105,15 +119,11 @@ describeInBrowser(`Swagger UI in ${CHROMIUM}`, () => {
     'answers 200 with a token Swagger UI fetched through the client-credentials flow',
     async () => {
       const page = await openDocs();
-      await page.locator('.scheme-container button.authorize').click();
-      const oauthForm = page.locator('.auth-container', {
-        has: page.locator('h4', { hasText: /^oauth2 \(OAuth2, / }),
+      await authorize(page, 'oauth2', async (form) => {
+        await form.locator('input[id^="client_id_"]').fill(keyId);
+        await form.locator('input[id^="client_secret_"]').fill(key);
+        await form.locator('button.authorize').click();
       });
-      await oauthForm.locator('input[id^="client_id_"]').fill(keyId);
-      await oauthForm.locator('input[id^="client_secret_"]').fill(key);
-      await oauthForm.locator('button.authorize').click();
-      await oauthForm.getByText('Authorized').waitFor();
-      await oauthForm.locator('button.btn-done').click();
 
       const { status, body } = await tryItOut(page, 'get', '/catalog');
       expect(status).toBe('200');
