@@ -31,3 +31,9 @@ export const MAX_CLOCK_TOLERANCE_MS = 5 * 60_000;
 
 /** The scope a client needs to call the introspection endpoint. */
 export const INTROSPECTION_SCOPE = 'tokens:introspect';
+
+export const GRANT_CLIENT_CREDENTIALS = 'client_credentials';
+export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** RFC 8693 `subject_token_type` of an API key. */
+export const API_KEY_TOKEN_TYPE = 'urn:nestjs-keybridge:token-type:api-key';
+export const ACCESS_TOKEN_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';

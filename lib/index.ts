@@ -96,6 +96,12 @@ export {
   ACCESS_TOKEN_TOKEN_TYPE,
 } from './oauth/oauth.service.js';
 
+// OpenAPI (needs the optional peer @nestjs/swagger, loaded only when a document is made)
+export { KeybridgeSwagger } from './swagger/keybridge-swagger.js';
+export type { KeybridgeDocumentOptions } from './swagger/keybridge-swagger.js';
+export { DEFAULT_SECURITY_SCHEME_NAMES } from './swagger/security.schemes.js';
+export type { KeybridgeSecuritySchemeNames } from './swagger/security.schemes.js';
+
 // Revocation
 export { TokenDenylist } from './denylist/token.denylist.js';
 export { DenylistStore } from './interfaces/denylist-store.interface.js';

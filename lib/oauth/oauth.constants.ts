@@ -1,8 +1,9 @@
-export const GRANT_CLIENT_CREDENTIALS = 'client_credentials';
-export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-/** RFC 8693 `subject_token_type` of an API key. */
-export const API_KEY_TOKEN_TYPE = 'urn:nestjs-keybridge:token-type:api-key';
-export const ACCESS_TOKEN_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+export {
+  ACCESS_TOKEN_TOKEN_TYPE,
+  API_KEY_TOKEN_TYPE,
+  GRANT_CLIENT_CREDENTIALS,
+  GRANT_TOKEN_EXCHANGE,
+} from '../api-key.constants.js';
 
 /** Parameters refused in the URL of the OAuth endpoints: they carry secrets. */
 export const CREDENTIAL_PARAMETERS: ReadonlySet<string> = new Set([
