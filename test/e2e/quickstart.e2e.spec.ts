@@ -263,5 +263,6 @@ describe('the README quickstart in a fresh app, with the packed package', () => 
     const output = booted.stdout + booted.stderr;
     expect(output).toContain('KEYBRIDGE_PEPPER');
     expect(output).toContain('KEYBRIDGE_SIGNING_KEY');
+    expect(output).toContain('KEYBRIDGE_ISSUER');
   }, 60_000);
 });
