@@ -13,6 +13,7 @@ import {
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { databaseOptions } from './database.config.js';
 import { HealthController } from './health.controller.js';
+import type { ThrottleConfig } from './throttling.module.js';
 import { METRICS, MetricsController, SampleMetrics } from './metrics.controller.js';
 import {
   nestRequestLog,
@@ -44,6 +45,8 @@ export interface SampleAppConfig {
   redisKeyPrefix?: string;
   /** Receives one line per request (credentials redacted). Default: Nest's logger, context `HTTP`. */
   requestLog?: RequestLog;
+  /** Per-key throttling with `@nestjs/throttler`; off by default. */
+  throttle?: ThrottleConfig;
   /** Anything else to pass to `ApiKeyModule.forRoot()` (tests tune the cache, the clock, limits). */
   keybridge?: ApiKeyModuleOptions;
 }
@@ -60,7 +63,8 @@ export class AppModule implements NestModule {
     consumer.apply(RequestLoggingMiddleware).forRoutes('*path');
   }
 
-  static forRoot(config: SampleAppConfig): DynamicModule {
+  /** `after` are modules imported after ApiKeyModule, so their app-wide guards run after the key guard. */
+  static forRoot(config: SampleAppConfig, after: DynamicModule[] = []): DynamicModule {
     const metrics = new SampleMetrics();
     const { onEvent, ...keybridge } = config.keybridge ?? {};
     return {
@@ -80,6 +84,7 @@ export class AppModule implements NestModule {
           ...keybridge,
           globalGuard: true,
         }),
+        ...after,
       ],
       controllers: [OrdersController, KeysAdminController, HealthController, MetricsController],
       providers: [

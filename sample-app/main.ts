@@ -16,6 +16,12 @@ async function main(): Promise<void> {
     issuer: process.env.KEYBRIDGE_ISSUER ?? `http://localhost:${port}`,
     redisUrl: process.env.REDIS_URL || undefined,
     redisKeyPrefix: process.env.KEYBRIDGE_REDIS_PREFIX || undefined,
+    throttle: process.env.THROTTLE_LIMIT
+      ? {
+          limit: Number(process.env.THROTTLE_LIMIT),
+          windowMs: Number(process.env.THROTTLE_WINDOW_MS ?? 60_000),
+        }
+      : undefined,
   });
   app.enableShutdownHooks();
   await app.listen(port, '0.0.0.0');
