@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
   allListeners,
@@ -10,6 +11,7 @@ import {
   type SigningAlgorithm,
   type SigningKeyOption,
 } from 'nestjs-keybridge';
+import { KeybridgeHealthIndicator } from 'nestjs-keybridge/health';
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { databaseOptions } from './database.config.js';
 import { HealthController } from './health.controller.js';
@@ -72,6 +74,7 @@ export class AppModule implements NestModule {
       imports: [
         TypeOrmModule.forRoot(databaseOptions(config.databaseUrl)),
         TypeOrmModule.forFeature([Order]),
+        TerminusModule.forRoot(),
         ApiKeyModule.forRoot({
           pepper: config.pepper,
           issuer: config.issuer,
@@ -89,6 +92,7 @@ export class AppModule implements NestModule {
       controllers: [OrdersController, KeysAdminController, HealthController, MetricsController],
       providers: [
         OrdersService,
+        KeybridgeHealthIndicator,
         { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
         { provide: REQUEST_LOG, useValue: config.requestLog ?? nestRequestLog() },
         { provide: METRICS, useValue: metrics },
