@@ -8,6 +8,7 @@ export default {
   testMatch: ['**/*.spec.ts'],
   moduleNameMapper: {
     '^nestjs-keybridge$': '<rootDir>/lib/index.ts',
+    '^nestjs-keybridge/health$': '<rootDir>/lib/health/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -15,6 +15,7 @@ import { RequestAuthenticator } from './auth/request.authenticator.js';
 import { DenylistEntryEntity } from './denylist/denylist-entry.entity.js';
 import { TokenDenylist } from './denylist/token.denylist.js';
 import type { ApiKeyModuleExtras } from './interfaces/api-key-options.interface.js';
+import { KeybridgeHealthProbe } from './health/keybridge.health-probe.js';
 import { DenylistStore } from './interfaces/denylist-store.interface.js';
 import { ApiKeyEntity } from './keys/api-key.entity.js';
 import { ApiKeyService } from './keys/api-key.service.js';
@@ -37,6 +38,7 @@ const EXPORTED = [
   OAuthService,
   ClientAddressResolver,
   DenylistStore,
+  KeybridgeHealthProbe,
 ];
 
 /**

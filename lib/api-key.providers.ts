@@ -22,6 +22,7 @@ import { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
 import { RedisDenylistStore } from './denylist/redis-denylist.store.js';
 import { TokenDenylist } from './denylist/token.denylist.js';
 import { KeybridgeEventEmitter } from './events/event.emitter.js';
+import { KeybridgeHealthProbe } from './health/keybridge.health-probe.js';
 import type { ApiKeyModuleExtras, ApiKeyModuleOptions } from './interfaces/api-key-options.interface.js';
 import { DenylistStore } from './interfaces/denylist-store.interface.js';
 import type { ResolvedApiKeyOptions } from './interfaces/resolved-options.interface.js';
@@ -162,5 +163,6 @@ export function createApiKeyProviders(extras: Pick<ApiKeyModuleExtras, 'dataSour
     ApiKeyGuard,
     ApiKeyPassportGuard,
     ApiKeyStrategy,
+    KeybridgeHealthProbe,
   ];
 }

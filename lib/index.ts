@@ -112,6 +112,9 @@ export type { DatabaseDenylistOptions } from './denylist/database-denylist.store
 export { RedisDenylistStore } from './denylist/redis-denylist.store.js';
 export { DenylistEntryEntity, DENYLIST_TABLE } from './denylist/denylist-entry.entity.js';
 
+// Health (the @nestjs/terminus indicator is in the `nestjs-keybridge/health` entry point)
+export { KeybridgeHealthProbe, type KeybridgeHealthReport } from './health/keybridge.health-probe.js';
+
 // Errors
 export {
   AmbiguousCredentialsError,

@@ -14,7 +14,11 @@ export interface CreateAppOptions extends SampleAppConfig {
 /** Builds the sample app on Express (Nest's default) or Fastify, ready for `listen()`. */
 export async function createApp(options: CreateAppOptions): Promise<INestApplication> {
   const { adapter = 'express', logger = ['log', 'warn', 'error'], ...config } = options;
-  const module = AppModule.forRoot(config);
+  // Loaded only when asked for: the app runs without @nestjs/throttler installed.
+  const throttling = config.throttle
+    ? [(await import('./throttling.module.js')).ThrottlingModule.forRoot(config.throttle)]
+    : [];
+  const module = AppModule.forRoot(config, throttling);
   if (adapter === 'fastify') {
     return NestFactory.create(module, new FastifyAdapter(), { logger, abortOnError: false });
   }

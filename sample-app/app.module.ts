@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
   allListeners,
@@ -10,9 +11,11 @@ import {
   type SigningAlgorithm,
   type SigningKeyOption,
 } from 'nestjs-keybridge';
+import { KeybridgeHealthIndicator } from 'nestjs-keybridge/health';
 import { DatabaseUnavailableFilter } from './database-unavailable.filter.js';
 import { databaseOptions } from './database.config.js';
 import { HealthController } from './health.controller.js';
+import type { ThrottleConfig } from './throttling.module.js';
 import { METRICS, MetricsController, SampleMetrics } from './metrics.controller.js';
 import {
   nestRequestLog,
@@ -44,6 +47,8 @@ export interface SampleAppConfig {
   redisKeyPrefix?: string;
   /** Receives one line per request (credentials redacted). Default: Nest's logger, context `HTTP`. */
   requestLog?: RequestLog;
+  /** Per-key throttling with `@nestjs/throttler`; off by default. */
+  throttle?: ThrottleConfig;
   /** Anything else to pass to `ApiKeyModule.forRoot()` (tests tune the cache, the clock, limits). */
   keybridge?: ApiKeyModuleOptions;
 }
@@ -60,7 +65,8 @@ export class AppModule implements NestModule {
     consumer.apply(RequestLoggingMiddleware).forRoutes('*path');
   }
 
-  static forRoot(config: SampleAppConfig): DynamicModule {
+  /** `after` are modules imported after ApiKeyModule, so their app-wide guards run after the key guard. */
+  static forRoot(config: SampleAppConfig, after: DynamicModule[] = []): DynamicModule {
     const metrics = new SampleMetrics();
     const { onEvent, ...keybridge } = config.keybridge ?? {};
     return {
@@ -68,6 +74,7 @@ export class AppModule implements NestModule {
       imports: [
         TypeOrmModule.forRoot(databaseOptions(config.databaseUrl)),
         TypeOrmModule.forFeature([Order]),
+        TerminusModule.forRoot(),
         ApiKeyModule.forRoot({
           pepper: config.pepper,
           issuer: config.issuer,
@@ -80,10 +87,12 @@ export class AppModule implements NestModule {
           ...keybridge,
           globalGuard: true,
         }),
+        ...after,
       ],
       controllers: [OrdersController, KeysAdminController, HealthController, MetricsController],
       providers: [
         OrdersService,
+        KeybridgeHealthIndicator,
         { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
         { provide: REQUEST_LOG, useValue: config.requestLog ?? nestRequestLog() },
         { provide: METRICS, useValue: metrics },

@@ -103,10 +103,15 @@ export class DatabaseDenylistStore implements DenylistStore {
   }
 
   has(id: string, now: number): boolean {
-    if (performance.now() - this.syncedAt > this.staleAfterMs) {
+    if (!this.isCurrent()) {
       throw new AuthUnavailableError(new Error('the token denylist could not be read from the database'));
     }
     return this.mirror.has(id, now);
+  }
+
+  /** Whether the table was read within `2 × pollMs + timeoutMs`. */
+  isCurrent(): boolean {
+    return performance.now() - this.syncedAt <= this.staleAfterMs;
   }
 
   /** Reads the rows added since the last read; one read at a time. */

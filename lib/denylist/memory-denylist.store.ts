@@ -19,4 +19,8 @@ export class MemoryDenylistStore implements DenylistStore {
   has(id: string, now: number): boolean {
     return this.mirror.has(id, now);
   }
+
+  isCurrent(): boolean {
+    return true;
+  }
 }

@@ -73,10 +73,15 @@ export class RedisDenylistStore implements DenylistStore {
   }
 
   has(id: string, now: number): boolean {
-    if (!this.subscription.live) {
+    if (!this.isCurrent()) {
       throw new AuthUnavailableError(new Error('the token denylist in Redis is not reachable'));
     }
     return this.mirror.has(id, now);
+  }
+
+  /** Whether the subscription is live: subscribed, caught up and recently heard from. */
+  isCurrent(): boolean {
+    return this.subscription.live;
   }
 
   /** The whole set, read after (re)subscribing. */

@@ -21,6 +21,11 @@ export interface DenylistStore {
   add(id: string, expiresAtMs: number): Promise<void>;
   /** Whether `id` is denied at `now`; throws `AuthUnavailableError` when the answer may be stale. */
   has(id: string, now: number): boolean;
+  /**
+   * Whether `has` can vouch for its answers now (a health check reads it). Optional: without it, health
+   * checks ask `has` and count `AuthUnavailableError` as stale.
+   */
+  isCurrent?(): boolean;
 }
 
 /** The injection token of the `DenylistStore` in use: `@Inject(DenylistStore)` or `@InjectDenylistStore()`. */

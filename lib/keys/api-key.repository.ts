@@ -169,6 +169,11 @@ export class ApiKeyRepository {
     });
   }
 
+  /** Reads one id of the key table within the store timeout: a health check's proof the store answers. */
+  async ping(): Promise<void> {
+    await this.deadline(() => this.table.createQueryBuilder('k').select('k.id').limit(1).getRawMany());
+  }
+
   private deadline<T>(operation: () => Promise<T>): Promise<T> {
     return storeCall(this.options.storeTimeoutMs, operation);
   }

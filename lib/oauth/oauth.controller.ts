@@ -1,20 +1,24 @@
-import { Controller, Get, Inject, Post, Req, Res, type Type } from '@nestjs/common';
+import { Controller, Get, Inject, Post, Req, Res, UseFilters, type Type } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { OAuthRoutes } from '../interfaces/api-key-options.interface.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { Public } from '../auth/public.decorator.js';
 import { AuthorizationServerMetadata } from './authorization-server.metadata.js';
+import { OAuthExceptionFilter } from './oauth-exception.filter.js';
+import { replyOAuth } from './oauth.reply.js';
 import { OAuthService, type OAuthRequest, type OAuthResponse } from './oauth.service.js';
 
 /**
  * The controller of the OAuth endpoints, built for the configured paths. Its routes are `@Public()`: each
  * endpoint authenticates its client itself. Answers are written straight to the response, so the app's
- * exception filters and interceptors cannot change what RFC 6749 prescribes.
+ * exception filters and interceptors cannot change what RFC 6749 prescribes; what an app-wide guard throws
+ * before a handler runs is rendered the same way by `OAuthExceptionFilter`.
  */
 export function createOAuthController(routes: OAuthRoutes): Type<unknown> {
   @Public()
   @Controller()
+  @UseFilters(OAuthExceptionFilter)
   class KeybridgeOAuthController {
     constructor(
       private readonly oauth: OAuthService,
@@ -57,11 +61,7 @@ export function createOAuthController(routes: OAuthRoutes): Type<unknown> {
     }
 
     private send(response: unknown, answer: OAuthResponse): void {
-      const adapter = this.adapterHost.httpAdapter;
-      const headers = { 'Cache-Control': 'no-store', Pragma: 'no-cache', ...answer.headers };
-      if (headers['Cache-Control'] !== 'no-store') delete (headers as Record<string, string>).Pragma;
-      for (const [name, value] of Object.entries(headers)) adapter.setHeader(response, name, value);
-      adapter.reply(response, answer.body, answer.status);
+      replyOAuth(this.adapterHost, response, answer);
     }
   }
   return KeybridgeOAuthController;

@@ -21,9 +21,12 @@ export type AdapterName = (typeof ADAPTERS)[number];
 /** `ApiKeyModule.forRoot()` options plus the `oauth` routes, which some suites move or turn off. */
 export type KeybridgeOptions = ApiKeyModuleOptions & Pick<ApiKeyModuleExtras, 'oauth'>;
 
+/** Builds a fixture app's root module from the database URL and the module options. */
+export type FixtureAppFactory = (databaseUrl: string, keybridge: KeybridgeOptions) => DynamicModule;
+
 export interface StartOptions {
-  /** Which fixture app: the guard on every route (default), or guards named per route. */
-  app?: 'global-guard' | 'per-route';
+  /** Which fixture app: the guard on every route (default), guards named per route, or a module of the suite's. */
+  app?: 'global-guard' | 'per-route' | FixtureAppFactory;
   /** Listen on this port (the issuer names it); default a free one picked by the OS. */
   port?: number;
   issuer?: string;
@@ -82,9 +85,11 @@ export async function createApp(
     ...keybridge,
   };
   const module =
-    options.app === 'per-route'
-      ? PerRouteAppModule.forRoot(databaseUrl, settings)
-      : GlobalGuardAppModule.forRoot(databaseUrl, settings);
+    typeof options.app === 'function'
+      ? options.app(databaseUrl, settings)
+      : options.app === 'per-route'
+        ? PerRouteAppModule.forRoot(databaseUrl, settings)
+        : GlobalGuardAppModule.forRoot(databaseUrl, settings);
   return { app: await createNestApp(adapter, module, options.logger), events, clock, issuer };
 }
 
