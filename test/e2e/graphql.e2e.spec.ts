@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { GraphqlAppModule } from './apps/graphql.module.js';
 import { startApp, type RunningApp } from './support/app-starter.js';
-import { databaseTargets } from './support/databases.js';
+import { ADAPTERS, databaseTargets } from './support/databases.js';
 import { mintToken } from './support/oauth.js';
 
 interface GraphqlAnswer {
@@ -13,17 +13,14 @@ interface GraphqlAnswer {
   };
 }
 
-/**
- * `@CurrentPrincipal()` in GraphQL resolvers guarded by `ApiKeyGuard`, over Apollo on Express and real HTTP.
- * Fastify is left out: Apollo needs `@as-integrations/fastify` there, which is not a dependency of this project.
- */
-describe.each(databaseTargets().map((db) => [db.name, db] as const))(
-  'GraphQL resolvers (%s)',
-  (_name, db) => {
+/** `@CurrentPrincipal()` in GraphQL resolvers guarded by `ApiKeyGuard`, over Apollo and real HTTP. */
+describe.each(databaseTargets().flatMap((db) => ADAPTERS.map((adapter) => [db.name, adapter, db] as const)))(
+  'GraphQL resolvers (%s, %s)',
+  (_name, adapter, db) => {
     let running: RunningApp;
 
     beforeAll(async () => {
-      running = await startApp('express', await db.fresh(), {}, { app: GraphqlAppModule.forRoot });
+      running = await startApp(adapter, await db.fresh(), {}, { app: GraphqlAppModule.forRoot });
     });
 
     afterAll(async () => {

@@ -1,4 +1,4 @@
-import type { ApolloDriverConfig } from '@nestjs/apollo';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module, UseGuards, type DynamicModule } from '@nestjs/common';
 import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -11,7 +11,6 @@ import {
   type Principal,
 } from 'nestjs-keybridge';
 import type { KeybridgeOptions } from '../support/app-starter.js';
-import { ApolloExpressDriver } from './apollo-express.driver.js';
 import { fixtureDatabase } from './database.options.js';
 
 /** Schema-first: the schema is a string, so nothing depends on emitted design types. */
@@ -53,7 +52,7 @@ export class PrincipalResolver {
   }
 }
 
-/** An Apollo GraphQL app on Express whose resolvers are guarded per resolver class. */
+/** An Apollo GraphQL app whose resolvers are guarded per resolver class. */
 @Module({})
 export class GraphqlAppModule {
   static forRoot(databaseUrl: string, keybridge: KeybridgeOptions): DynamicModule {
@@ -63,7 +62,7 @@ export class GraphqlAppModule {
         TypeOrmModule.forRoot(fixtureDatabase(databaseUrl)),
         ApiKeyModule.forRoot(keybridge),
         GraphQLModule.forRoot<ApolloDriverConfig>({
-          driver: ApolloExpressDriver,
+          driver: ApolloDriver,
           typeDefs: TYPE_DEFS,
           context: ({ req, res }: { req: unknown; res: unknown }) => ({ req, res }),
         }),
