@@ -144,6 +144,12 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** A stored instant for the table; a column value that is no date (written by hand) must not stop the listing. */
+function instant(date: Date | null, none: string): string {
+  if (!date) return none;
+  return Number.isFinite(date.getTime()) ? date.toISOString() : 'invalid';
+}
+
 function table(keys: ApiKeyView[]): string {
   if (keys.length === 0) return 'No keys.';
   const rows = keys.map((k) => [
@@ -152,8 +158,8 @@ function table(keys: ApiKeyView[]): string {
     k.status,
     k.scopes.join(' '),
     k.hint,
-    k.expiresAt ? k.expiresAt.toISOString() : '-',
-    k.lastUsedAt ? k.lastUsedAt.toISOString() : 'never',
+    instant(k.expiresAt, '-'),
+    instant(k.lastUsedAt, 'never'),
   ]);
   const header = ['ID', 'NAME', 'STATUS', 'SCOPES', 'HINT', 'EXPIRES', 'LAST USED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
