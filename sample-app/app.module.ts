@@ -5,6 +5,7 @@ import {
   allListeners,
   ApiKeyModule,
   countEvents,
+  DEFAULT_KEY_PREFIXES,
   logEvents,
   type ApiKeyModuleOptions,
   type SigningAlgorithm,
@@ -15,6 +16,7 @@ import { databaseOptions } from './database.config.js';
 import { HealthController } from './health.controller.js';
 import { METRICS, MetricsController, SampleMetrics } from './metrics.controller.js';
 import {
+  LOGGED_KEY_PREFIXES,
   nestRequestLog,
   REQUEST_LOG,
   RequestLoggingMiddleware,
@@ -86,6 +88,10 @@ export class AppModule implements NestModule {
         OrdersService,
         { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
         { provide: REQUEST_LOG, useValue: config.requestLog ?? nestRequestLog() },
+        {
+          provide: LOGGED_KEY_PREFIXES,
+          useValue: Object.values({ ...DEFAULT_KEY_PREFIXES, ...keybridge.prefixes }).filter(Boolean),
+        },
         { provide: METRICS, useValue: metrics },
       ],
     };
