@@ -138,6 +138,7 @@ export class InvalidApiKeyError extends KeybridgeError {
 /** Why an access token was refused. Callers only ever see `invalid_token`; the reason goes to the audit event. */
 export type InvalidTokenReason =
   | 'malformed'
+  | 'duplicate_header'
   | 'api_key_as_bearer'
   | 'header'
   | 'algorithm'

@@ -6,6 +6,7 @@ import {
   allListeners,
   ApiKeyModule,
   countEvents,
+  DEFAULT_KEY_PREFIXES,
   logEvents,
   type ApiKeyModuleOptions,
   type SigningAlgorithm,
@@ -18,6 +19,7 @@ import { HealthController } from './health.controller.js';
 import type { ThrottleConfig } from './throttling.module.js';
 import { METRICS, MetricsController, SampleMetrics } from './metrics.controller.js';
 import {
+  LOGGED_KEY_PREFIXES,
   nestRequestLog,
   REQUEST_LOG,
   RequestLoggingMiddleware,
@@ -95,6 +97,10 @@ export class AppModule implements NestModule {
         KeybridgeHealthIndicator,
         { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
         { provide: REQUEST_LOG, useValue: config.requestLog ?? nestRequestLog() },
+        {
+          provide: LOGGED_KEY_PREFIXES,
+          useValue: Object.values({ ...DEFAULT_KEY_PREFIXES, ...keybridge.prefixes }).filter(Boolean),
+        },
         { provide: METRICS, useValue: metrics },
       ],
     };

@@ -1,5 +1,5 @@
 import { Catch, HttpException, type ArgumentsHost } from '@nestjs/common';
-import { BaseExceptionFilter } from '@nestjs/core';
+import { MalformedRequestFilter } from 'nestjs-keybridge';
 
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED',
@@ -28,10 +28,11 @@ function isConnectionError(error: unknown): boolean {
 
 /**
  * The orders routes read the app's own tables: when the database is down they answer 503 in the same error
- * shape as the library, instead of Nest's generic 500.
+ * shape as the library, instead of Nest's generic 500. Everything else goes through the library's filter for
+ * requests Express could not read, so a malformed body is never quoted back.
  */
 @Catch()
-export class DatabaseUnavailableFilter extends BaseExceptionFilter {
+export class DatabaseUnavailableFilter extends MalformedRequestFilter {
   override catch(exception: unknown, host: ArgumentsHost): void {
     if (exception instanceof HttpException || !isConnectionError(exception)) {
       super.catch(exception, host);

@@ -1,5 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { IncomingRequestLike } from '../common/client-address.util.js';
+import { repeatsAuthorization } from '../common/http-headers.util.js';
 import {
   AmbiguousCredentialsError,
   ApiKeyInQueryError,
@@ -114,6 +115,7 @@ export function bearerOf(request: IncomingRequestLike, settings: CredentialSetti
   if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.trim() !== '')) {
     throw new AmbiguousCredentialsError(settings.header);
   }
+  if (repeatsAuthorization(request)) throw new InvalidTokenError('duplicate_header', settings.realm);
   const token = value.slice(6).trim();
   if (token === '') throw new InvalidTokenError('malformed', settings.realm);
   return token;

@@ -41,7 +41,11 @@ export function printResult(json: boolean, value: unknown, text: string): void {
   process.stdout.write(`${json ? JSON.stringify(value, null, 2) : text}\n`);
 }
 
-const instant = (date: Date | null, none: string): string => (date ? date.toISOString() : none);
+/** A stored instant for people; a column value that is no date (written by hand) must not stop the output. */
+function instant(date: Date | null, none: string): string {
+  if (!date) return none;
+  return Number.isFinite(date.getTime()) ? date.toISOString() : 'invalid';
+}
 
 /** One row per key, columns padded for reading in a terminal. */
 export function keyTable(keys: readonly ApiKeyView[]): string {
@@ -90,12 +94,12 @@ export function keyDetails(key: ApiKeyView): string {
     ['metadata', json(key.metadata)],
     ['usage count', String(key.usageCount)],
     ['last used', instant(key.lastUsedAt, 'never')],
-    ['created', key.createdAt.toISOString()],
-    ['updated', key.updatedAt.toISOString()],
+    ['created', instant(key.createdAt, '-')],
+    ['updated', instant(key.updatedAt, '-')],
   ];
-  if (key.disabledAt) lines.push(['disabled', key.disabledAt.toISOString()]);
+  if (key.disabledAt) lines.push(['disabled', instant(key.disabledAt, '-')]);
   if (key.revokedAt)
-    lines.push(['revoked', `${key.revokedAt.toISOString()} ${key.revokedReason ?? ''}`.trim()]);
+    lines.push(['revoked', `${instant(key.revokedAt, '-')} ${key.revokedReason ?? ''}`.trim()]);
   if (key.rotatedFromId) lines.push(['rotated from', key.rotatedFromId]);
   if (key.rotatedToId)
     lines.push(['rotated to', `${key.rotatedToId} (grace ends ${instant(key.graceEndsAt, '-')})`]);

@@ -6,6 +6,9 @@ export interface IncomingRequestLike {
   socket?: { remoteAddress?: string };
   url?: string;
   originalUrl?: string;
+  /** Node's headers as received, repeats included (Express: the request itself; Fastify: `raw`). */
+  rawHeaders?: string[];
+  raw?: { rawHeaders?: string[] };
 }
 
 /**

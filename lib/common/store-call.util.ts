@@ -17,3 +17,38 @@ export async function storeCall<T>(timeoutMs: number, operation: () => Promise<T
     clearTimeout(timer);
   }
 }
+
+/**
+ * Transient refusals of a read by the database: PostgreSQL serialization failure (40001), deadlock (40P01) and
+ * lock timeout (55P03); MySQL/MariaDB deadlock (1213) and lock wait timeout (1205). The same read, run again,
+ * usually succeeds.
+ */
+const TRANSIENT_SQLSTATES: ReadonlySet<string> = new Set(['40001', '40P01', '55P03']);
+const TRANSIENT_MYSQL_ERRNOS: ReadonlySet<number> = new Set([1213, 1205]);
+
+export function isTransientReadError(error: unknown): boolean {
+  const failure = error as {
+    code?: unknown;
+    errno?: unknown;
+    driverError?: { code?: unknown; errno?: unknown };
+  };
+  const code = failure?.driverError?.code ?? failure?.code;
+  const errno = failure?.driverError?.errno ?? failure?.errno;
+  return (
+    (typeof code === 'string' && TRANSIENT_SQLSTATES.has(code)) ||
+    (typeof errno === 'number' && TRANSIENT_MYSQL_ERRNOS.has(errno))
+  );
+}
+
+/**
+ * Runs a read, and once more if the database refused it transiently, before giving up. Only for statements
+ * that change nothing: a write whose reply was lost may have been applied, and must not run twice.
+ */
+export async function readWithRetry<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!isTransientReadError(error)) throw error;
+    return read();
+  }
+}

@@ -1,6 +1,6 @@
 import type { Repository } from 'typeorm';
 import { AuthUnavailableError } from '../errors.js';
-import { dialectOfType, type SqlDialect } from '../migrations/migration.dialect.js';
+import { DATABASE_NOW_MS, dialectOfType } from '../migrations/migration.dialect.js';
 import { storeCall } from '../common/store-call.util.js';
 import { ThrottledLogger } from '../common/throttled.logger.js';
 import { DENYLIST_TABLE, type DenylistEntryEntity } from './denylist-entry.entity.js';
@@ -12,13 +12,6 @@ const OVERLAP_MS = 60_000;
 /** Every this many polls the whole table is read, whatever the stamps say. */
 const FULL_READ_EVERY = 30;
 const PURGE_INTERVAL_MS = 60_000;
-
-/** The database's own clock in epoch milliseconds: rows are stamped by one clock, whichever process writes. */
-const DATABASE_NOW_MS: Record<SqlDialect, string> = {
-  postgres: '(extract(epoch from clock_timestamp()) * 1000)::bigint',
-  mysql: 'ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000)',
-  sqlite: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
-};
 
 export interface DatabaseDenylistOptions {
   /** How often new rows are read. */
@@ -49,6 +42,7 @@ export class DatabaseDenylistStore implements DenylistStore {
   private polling: Promise<void> | undefined;
   private lastPurge = 0;
   private polls = 0;
+  /** The database's clock: rows are stamped by one clock, whichever process writes. */
   private readonly stampSql: string;
 
   constructor(

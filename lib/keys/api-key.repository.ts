@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MoreThan, type QueryDeepPartialEntity, type Repository } from 'typeorm';
 import { API_KEY_REPOSITORY, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import { storeCall } from '../common/store-call.util.js';
+import { readWithRetry, storeCall } from '../common/store-call.util.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
+import { databaseNowSql } from '../migrations/migration.dialect.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import type { ListApiKeysQuery } from './api-key.types.js';
 import type { VerifiedKey } from './verified-key.js';
@@ -12,6 +13,15 @@ export interface PendingUsage {
   count: number;
   lastUsedAt: number;
 }
+
+/** The column alias of the database's clock, read with every key. */
+const DATABASE_NOW = 'keybridge_database_now';
+/**
+ * How long one measure of the offset between the database's clock and the library's is used before the next
+ * read measures it again (monotonic time). Between measures, deadlines follow the library's clock as it moves:
+ * a clock moved on purpose (tests) keeps its meaning, and a skewed one is corrected.
+ */
+const CLOCK_SAMPLE_MS = 10 * 60_000;
 
 /** The columns a rotation claim sets on the key it replaces. */
 export type RotationClaim = Pick<ApiKeyEntity, 'rotatedToId' | 'graceEndsAt' | 'updatedAt'> &
@@ -23,8 +33,17 @@ export type RotationClaim = Pick<ApiKeyEntity, 'rotatedToId' | 'graceEndsAt' | '
  */
 @Injectable()
 export class ApiKeyRepository {
-  /** The cache-miss read, written once: building it through `findOneBy` costs more than the query. */
+  /** The cache-miss reads, written once: building them through `findOneBy` costs more than the query. */
   private readonly byHashSql: string;
+  private readonly byIdSql: string;
+  /**
+   * How far the database's clock runs ahead of the library's `clock`, in ms, as last measured by a key read;
+   * 0 before the first read, or when the database has no known clock expression. Key deadlines are judged
+   * in database time by shifting them by this much, so that instances whose clocks disagree agree on them.
+   */
+  clockOffsetMs = 0;
+  /** When `clockOffsetMs` was measured (`performance.now()`). */
+  private clockMeasuredAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     @Inject(API_KEY_REPOSITORY) private readonly table: Repository<ApiKeyEntity>,
@@ -36,19 +55,41 @@ export class ApiKeyRepository {
       .split('.')
       .map((part) => driver.escape(part))
       .join('.');
-    const select = columns.map((column) => driver.escape(column.databaseName)).join(', ');
+    const nowSql = databaseNowSql(driver.options.type);
+    const select = [
+      ...columns.map((column) => driver.escape(column.databaseName)),
+      ...(nowSql ? [`${nowSql} AS ${driver.escape(DATABASE_NOW)}`] : []),
+    ].join(', ');
     const placeholder = driver.options.type === 'postgres' ? '$1' : '?';
     this.byHashSql = `SELECT ${select} FROM ${name} WHERE ${driver.escape('key_hash')} = ${placeholder}`;
+    this.byIdSql = `SELECT ${select} FROM ${name} WHERE ${driver.escape('id')} = ${placeholder}`;
+  }
+
+  /** The key stored under a hash, by the unique index on `key_hash`. */
+  findByHash(keyHash: string): Promise<ApiKeyEntity | null> {
+    return this.readOne(this.byHashSql, keyHash);
+  }
+
+  findById(id: string): Promise<ApiKeyEntity | null> {
+    return this.readOne(this.byIdSql, id);
   }
 
   /**
-   * The key stored under a hash, by the unique index on `key_hash`. Rows are hydrated with the driver's own
-   * conversions, transformers included.
+   * One key row, hydrated with the driver's own conversions (transformers included), and the database's
+   * clock beside it. A read the database refuses transiently (deadlock, serialization failure, lock timeout)
+   * is run once more within the same deadline.
    */
-  findByHash(keyHash: string): Promise<ApiKeyEntity | null> {
+  private readOne(sql: string, parameter: string): Promise<ApiKeyEntity | null> {
     return this.deadline(async () => {
-      const rows = (await this.table.query(this.byHashSql, [keyHash])) as Record<string, unknown>[];
+      let before = 0;
+      let started = 0;
+      const rows = await readWithRetry(() => {
+        before = this.options.clock();
+        started = performance.now();
+        return this.table.query(sql, [parameter]) as Promise<Record<string, unknown>[]>;
+      });
       if (rows.length === 0) return null;
+      this.measureClock(rows[0][DATABASE_NOW], before, started);
       const { driver } = this.table.manager.connection;
       const entity = this.table.create();
       for (const column of this.table.metadata.columns) {
@@ -58,8 +99,14 @@ export class ApiKeyRepository {
     });
   }
 
-  findById(id: string): Promise<ApiKeyEntity | null> {
-    return this.deadline(() => this.table.findOneBy({ id }));
+  /** The database read its clock somewhere within the round trip: its middle is the best guess of when. */
+  private measureClock(databaseNow: unknown, before: number, started: number): void {
+    const now = performance.now();
+    const value = Number(databaseNow);
+    if (databaseNow == null || !Number.isFinite(value) || now - this.clockMeasuredAt < CLOCK_SAMPLE_MS)
+      return;
+    this.clockMeasuredAt = now;
+    this.clockOffsetMs = Math.round(value - (before + (now - started) / 2));
   }
 
   /** Newest first; revoked keys only when asked for. */

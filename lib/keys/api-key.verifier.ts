@@ -183,7 +183,7 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
       if (current) this.unknown?.set(cacheKey, true);
       return undefined;
     }
-    const verified = new VerifiedKey(record);
+    const verified = new VerifiedKey(record, this.repository.clockOffsetMs);
     if (current) {
       this.verified?.set(cacheKey, verified);
       this.byId?.set(verified.id, verified);
@@ -195,7 +195,7 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
     const generation = this.generation;
     const record = await this.repository.findById(id);
     if (!record) return undefined;
-    const verified = new VerifiedKey(record);
+    const verified = new VerifiedKey(record, this.repository.clockOffsetMs);
     if (generation === this.generation) this.byId?.set(id, verified);
     return verified;
   }

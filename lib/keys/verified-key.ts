@@ -31,7 +31,11 @@ export class VerifiedKey {
   private readonly revoked: boolean;
   private readonly disabled: boolean;
 
-  constructor(record: ApiKeyEntity) {
+  /**
+   * `clockOffsetMs` is how far the store's clock ran ahead of the library's clock when the record was read:
+   * deadlines are judged by the store's time, so that instances with skewed clocks agree on them.
+   */
+  constructor(record: ApiKeyEntity, clockOffsetMs = 0) {
     this.id = record.id;
     this.principal = Object.freeze({
       type: 'api_key' as const,
@@ -50,7 +54,8 @@ export class VerifiedKey {
     this.hasQuota = record.remaining !== null;
     this.quotaRefill = record.quotaRefill;
     this.quotaRefilledAtMs = record.quotaRefilledAt?.getTime() ?? record.createdAt.getTime();
-    this.deadlineMs = deadlineOf(record);
+    const deadline = deadlineOf(record);
+    this.deadlineMs = deadline === null ? null : deadline - clockOffsetMs;
     this.revoked = record.revokedAt !== null;
     this.disabled = record.disabledAt !== null;
   }
@@ -65,11 +70,17 @@ export class VerifiedKey {
   }
 }
 
-/** When a key stops working by itself: its expiry or the end of its rotation grace, whichever is first. */
+/**
+ * When a key stops working by itself: its expiry or the end of its rotation grace, whichever is first. A
+ * deadline that is no date (a column value out of range or not a number, written behind the library's back)
+ * has passed at any time: the key fails closed rather than living forever (`NaN <= now` is false).
+ */
 export function deadlineOf(record: Pick<ApiKeyEntity, 'expiresAt' | 'graceEndsAt'>): number | null {
   let min: number | null = null;
   for (const date of [record.expiresAt, record.graceEndsAt]) {
-    if (date && (min === null || date.getTime() < min)) min = date.getTime();
+    if (!date) continue;
+    const time = Number.isFinite(date.getTime()) ? date.getTime() : Number.NEGATIVE_INFINITY;
+    if (min === null || time < min) min = time;
   }
   return min;
 }

@@ -29,7 +29,10 @@ export function presentedClient(
   params: OAuthParams,
   apiKeyHeader: string,
   realm: string,
+  repeatedAuthorization = false,
 ): PresentedClient | undefined {
+  // Node keeps only the first `Authorization`: with two, the client meant one of them, and we cannot know which.
+  if (repeatedAuthorization) throw new OAuthError('invalid_request', 'Send the Authorization header once.');
   const found: PresentedClient[] = [];
   const authorization = headers.authorization;
   if (typeof authorization === 'string' && authorization.slice(0, 6).toLowerCase() === 'basic ') {

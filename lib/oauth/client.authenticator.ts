@@ -1,6 +1,7 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { RequestAuthenticator } from '../auth/request.authenticator.js';
+import { repeatsAuthorization } from '../common/http-headers.util.js';
 import { ForbiddenOriginError, InvalidApiKeyError, OAuthError } from '../errors.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { originReason } from '../events/refusal.events.js';
@@ -29,7 +30,13 @@ export class OAuthClientAuthenticator {
 
   /** The client credentials on a request, not yet checked, or `undefined` when there are none. */
   presented(request: OAuthRequest, params: OAuthParams): PresentedClient | undefined {
-    return presentedClient(request.headers, params, this.options.headerKey, this.options.realm);
+    return presentedClient(
+      request.headers,
+      params,
+      this.options.headerKey,
+      this.options.realm,
+      repeatsAuthorization(request),
+    );
   }
 
   /** The presented client, or 401 `invalid_client` naming the ways to authenticate. */

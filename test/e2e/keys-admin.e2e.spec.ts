@@ -19,6 +19,18 @@ describe.each(targetMatrix())('key administration over HTTP (%s)', (_label, data
     patch: (path: string) => request(running.url).patch(path).set('X-API-Key', key),
   });
 
+  it('answers a malformed JSON body without quoting it back', async () => {
+    const res = await as(admin)
+      .post('/keys')
+      .set('Content-Type', 'application/json')
+      .send(`{"name":"leak","metadata":{"secret":${admin}}}`)
+      .expect(400);
+    expect(res.body).toMatchObject({ statusCode: 400, message: expect.any(String) });
+    // Node's message quotes ten characters around the fault: the prefix and the key's first characters.
+    expect(res.text).not.toContain('kb_live_');
+    expect(res.text).not.toContain('secret');
+  });
+
   it('creates a key, shows it once, and never again', async () => {
     const created = await as(admin)
       .post('/keys')

@@ -56,6 +56,23 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %
 
   afterAll(() => running.close());
 
+  it('lists and shows a key whose expiry column holds no date, as expired', async () => {
+    const key = await running.keys.create({ name: 'corrupt', scopes: ['orders:read'] });
+    const placeholder = target.name === 'postgres' ? '$1' : '?';
+    await running.app
+      .get<DataSource>(getDataSourceToken())
+      .query(`UPDATE keybridge_api_keys SET expires_at = -9223372036854775808 WHERE id = ${placeholder}`, [
+        key.id,
+      ]);
+    const listed = await keys(databaseUrl, 'list');
+    expect(listed.code).toBe(0);
+    const row = listed.stdout.split('\n').find((line) => line.startsWith(key.id));
+    expect(row).toMatch(/\bexpired\b.*\binvalid\b/);
+    const shown = await keys(databaseUrl, 'get', key.id, '--json');
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: key.id, status: 'expired', expiresAt: null });
+  });
+
   it('creates a key that opens GET /orders and is refused on POST /orders, lists it, and revokes it', async () => {
     const created = await keys(databaseUrl, 'create', '--name', 'ci', '--scopes', 'orders:read', '--json');
     expect(created.code).toBe(0);

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { ADAPTERS, sqlite } from './support/databases.js';
 import { mintToken } from './support/oauth.js';
+import { rawRequest } from './support/raw-http.js';
 import { startSampleApp, type RunningApp } from './support/sample-app.js';
 
 interface LogLine {
@@ -58,5 +59,39 @@ describe.each(ADAPTERS)('request log of the sample app (%s)', (adapter) => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]).headers.authorization).toBe('[redacted]');
     expect(lines[0]).not.toContain(key.key);
+  });
+
+  it('redacts a key or a token wherever it sits in the URL: path, parameter names and values, fragment', async () => {
+    const key = await running.keys.create({ name: 'pasted', scopes: ['orders:read'] });
+    const token = await mintToken(running.url, key);
+    const encoded = key.key.replace(/_/g, '%5F');
+    const urls = [
+      `/orders/${key.key}`,
+      `/orders?x-api-key=${key.key}`,
+      `/orders?${key.key}=1`,
+      `/orders?q=${token}`,
+      `/orders/${token}/items`,
+      `/orders?note=${encoded}`,
+      `/orders;${key.key.slice(0, 20)}`,
+      `/orders?page=2#${key.key}`,
+    ];
+    lines.length = 0;
+    for (const url of urls) await rawRequest(running.port, `GET ${url} HTTP/1.1\r\nHost: x`);
+    await settle();
+    expect(lines).toHaveLength(urls.length);
+    const body = key.key.slice(8, 40);
+    for (const line of lines) {
+      const { url } = JSON.parse(line) as LogLine;
+      expect(url).toContain('[redacted]');
+      for (const secret of [key.key, encoded, token, token.split('.')[1], body])
+        expect(line).not.toContain(secret);
+    }
+    expect(lines.map((line) => (JSON.parse(line) as LogLine).url)).toEqual(
+      expect.arrayContaining([
+        '/orders/[redacted]',
+        '/orders?x-api-key=[redacted]',
+        '/orders?page=2#[redacted]',
+      ]),
+    );
   });
 });

@@ -8,9 +8,10 @@ export interface RawResponse {
 
 /**
  * Sends `head` (request line and headers, `\r\n`-separated, without the blank line) byte for byte, so tests
- * can send what HTTP clients refuse to: repeated headers, raw non-ASCII bytes. Reads one response.
+ * can send what HTTP clients refuse to: repeated headers, raw non-ASCII bytes. `body` follows the blank line
+ * (the head must then say its `Content-Length`). Reads one response.
  */
-export function rawRequest(port: number, head: Buffer | string): Promise<RawResponse> {
+export function rawRequest(port: number, head: Buffer | string, body = ''): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -29,6 +30,7 @@ export function rawRequest(port: number, head: Buffer | string): Promise<RawResp
       Buffer.concat([
         Buffer.isBuffer(head) ? head : Buffer.from(head, 'latin1'),
         Buffer.from('\r\nConnection: close\r\n\r\n'),
+        Buffer.from(body, 'latin1'),
       ]),
     );
   });
