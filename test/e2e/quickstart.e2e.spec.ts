@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   copyFileSync,
   existsSync,
@@ -183,7 +184,7 @@ describe('the README quickstart in a fresh app, with the packed package', () => 
         .then((res) => res.status === 200)
         .catch(() => false);
       if (up) return;
-      await new Promise((done) => setTimeout(done, 200));
+      await sleep(200);
     }
   }
 

@@ -1,4 +1,5 @@
 import { KeybridgeEventEmitter } from '../../../lib/events/event.emitter.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KeybridgeEvent } from '../../../lib/interfaces/keybridge-event.interface.js';
 
 const event: KeybridgeEvent = { type: 'auth.failed', reason: 'unknown', at: new Date(0) };
@@ -25,7 +26,7 @@ describe('KeybridgeEventEmitter', () => {
       new KeybridgeEventEmitter(async () => {
         throw new Error('audit store down');
       }).emit(event);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);

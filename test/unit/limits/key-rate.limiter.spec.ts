@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { AuthUnavailableError } from '../../../lib/errors.js';
@@ -9,7 +10,6 @@ import { TcpProxy, throughProxy } from '../../e2e/support/tcp-proxy.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL || undefined;
 const TIMEOUT_MS = 1000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `count` hits in a row, one after the other. */
 async function hits(
