@@ -51,7 +51,7 @@ export { ApiKeyStrategy } from './auth/api-key.strategy.js';
 export { ClientAddressResolver } from './auth/client-address.resolver.js';
 export { CurrentPrincipal } from './auth/current-principal.decorator.js';
 export { Public } from './auth/public.decorator.js';
-export { MalformedRequestFilter } from './common/malformed-body.filter.js';
+export { MalformedRequestFilter, rejectUnreadableUrl } from './common/malformed-body.filter.js';
 export type { AuthenticatedRequest, GuardedExchange } from './auth/credential.reader.js';
 export type { RouteRequirements } from './auth/route.requirements.js';
 /** @internal the guards' shared steps; subclass a guard and override its protected hooks instead. */

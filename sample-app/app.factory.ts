@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { rejectUnreadableUrl } from 'nestjs-keybridge';
 import { AppModule, type SampleAppConfig } from './app.module.js';
 
 export type HttpAdapterName = 'express' | 'fastify';
@@ -20,7 +21,10 @@ export async function createApp(options: CreateAppOptions): Promise<INestApplica
     : [];
   const module = AppModule.forRoot(config, throttling);
   if (adapter === 'fastify') {
-    return NestFactory.create(module, new FastifyAdapter(), { logger, abortOnError: false });
+    return NestFactory.create(module, new FastifyAdapter({ frameworkErrors: rejectUnreadableUrl }), {
+      logger,
+      abortOnError: false,
+    });
   }
   return NestFactory.create(module, { logger, abortOnError: false });
 }

@@ -39,3 +39,23 @@ export class MalformedRequestFilter extends BaseExceptionFilter {
     super.catch(new BadRequestException(message), host);
   }
 }
+
+/** The part of a Fastify reply `rejectUnreadableUrl` uses. */
+interface FrameworkErrorReply {
+  code(status: number): { send(body: unknown): unknown };
+}
+
+/**
+ * A Fastify `frameworkErrors` handler: Fastify's router answers a URL it cannot decode before any Nest
+ * filter runs, quoting the path, which may hold a key. This answers it with the same 400 as
+ * `MalformedRequestFilter`, quoting nothing: `new FastifyAdapter({ frameworkErrors: rejectUnreadableUrl })`.
+ *
+ * @publicApi
+ */
+export function rejectUnreadableUrl(_error: Error, _request: unknown, reply: unknown): void {
+  (reply as FrameworkErrorReply).code(HttpStatus.BAD_REQUEST).send({
+    statusCode: HttpStatus.BAD_REQUEST,
+    message: 'The request URL could not be decoded.',
+    error: 'Bad Request',
+  });
+}

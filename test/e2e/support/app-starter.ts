@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
   ApiKeyService,
+  rejectUnreadableUrl,
   type ApiKeyModuleExtras,
   type ApiKeyModuleOptions,
   type KeybridgeEvent,
@@ -57,7 +58,10 @@ export function createNestApp(
   logger: LogLevel[] | false = ['error', 'warn'],
 ): Promise<INestApplication> {
   return adapter === 'fastify'
-    ? NestFactory.create(module, new FastifyAdapter(), { logger, abortOnError: false })
+    ? NestFactory.create(module, new FastifyAdapter({ frameworkErrors: rejectUnreadableUrl }), {
+        logger,
+        abortOnError: false,
+      })
     : NestFactory.create(module, { logger, abortOnError: false });
 }
 
