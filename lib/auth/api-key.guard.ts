@@ -33,11 +33,15 @@ export class ApiKeyGuard implements CanActivate {
     const exchange = this.authenticator.exchangeOf(context);
     let key: VerifiedKey | Promise<VerifiedKey>;
     let bearer: string | undefined;
+    let now = 0;
     try {
       this.authenticator.refuseQueryKey(exchange.request);
       bearer = this.authenticator.bearerOf(exchange.request);
-      if (bearer === undefined)
-        key = this.authenticator.authenticateKey(this.getApiKey(exchange.request), exchange.request);
+      if (bearer === undefined) {
+        const presented = this.getApiKey(exchange.request);
+        now = this.authenticator.now();
+        key = this.authenticator.authenticateKey(presented, exchange.request, now);
+      }
     } catch (error) {
       throw this.refuse(error, exchange, undefined, context);
     }
@@ -49,7 +53,7 @@ export class ApiKeyGuard implements CanActivate {
         (error: unknown) => Promise.reject(this.refuse(error, exchange, undefined, context)),
       );
     }
-    return this.authorize(key, requirements, exchange, context);
+    return this.authorize(key, requirements, exchange, context, now);
   }
 
   /** The presented key; throws `MissingCredentialsError` when there is none. Override to read it elsewhere. */
@@ -88,9 +92,10 @@ export class ApiKeyGuard implements CanActivate {
     requirements: RouteRequirements,
     exchange: GuardedExchange,
     context: ExecutionContext,
+    now?: number,
   ): boolean | Promise<boolean> {
     try {
-      const result = this.authenticator.authorize(key, requirements, exchange);
+      const result = this.authenticator.authorize(key, requirements, exchange, undefined, now);
       if (result === true) return true;
       return result.catch((error: unknown) => Promise.reject(this.refuse(error, exchange, key.id, context)));
     } catch (error) {

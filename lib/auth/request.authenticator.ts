@@ -126,9 +126,18 @@ export class RequestAuthenticator {
     return this.addresses.of(request);
   }
 
+  /** The time by the configured clock; read once per request and handed to the steps that need it. */
+  now(): number {
+    return this.options.clock();
+  }
+
   /** The stored key behind a presented one; synchronous when it is cached. Refusals are thrown as they are. */
-  authenticateKey(key: string, request: IncomingRequestLike): VerifiedKey | Promise<VerifiedKey> {
-    return this.keys.authenticate(key, this.throttleGate, request);
+  authenticateKey(
+    key: string,
+    request: IncomingRequestLike,
+    now: number = this.options.clock(),
+  ): VerifiedKey | Promise<VerifiedKey> {
+    return this.keys.authenticate(key, this.throttleGate, request, now);
   }
 
   /**
@@ -140,19 +149,20 @@ export class RequestAuthenticator {
     requirements: RouteRequirements,
     exchange: GuardedExchange,
   ): true | Promise<true> {
+    const now = this.options.clock();
     let verified: VerifiedToken | Promise<VerifiedToken>;
     try {
-      verified = this.tokens.authenticate(token, this.throttleGate, exchange.request);
+      verified = this.tokens.authenticate(token, this.throttleGate, exchange.request, now);
     } catch (error) {
       throw this.reject(error, exchange);
     }
     if (verified instanceof Promise) {
       return verified.then(
-        (result) => this.authorizeToken(result, requirements, exchange),
+        (result) => this.authorizeToken(result, requirements, exchange, this.options.clock()),
         (error: unknown) => Promise.reject(this.reject(error, exchange)),
       );
     }
-    return this.authorizeToken(verified, requirements, exchange);
+    return this.authorizeToken(verified, requirements, exchange, now);
   }
 
   /**
@@ -164,20 +174,21 @@ export class RequestAuthenticator {
     token: VerifiedToken,
     requirements: RouteRequirements,
     exchange: GuardedExchange,
+    now: number,
   ): true | Promise<true> {
     let key: VerifiedKey | undefined | Promise<VerifiedKey | undefined>;
     try {
-      key = this.keys.keyById(token.keyId);
+      key = this.keys.keyById(token.keyId, now);
     } catch (error) {
       throw this.reject(error, exchange, token.keyId);
     }
     if (key instanceof Promise) {
       return key.then(
-        (result) => this.authorizeTokenOf(result, token, requirements, exchange),
+        (result) => this.authorizeTokenOf(result, token, requirements, exchange, this.options.clock()),
         (error: unknown) => Promise.reject(this.reject(error, exchange, token.keyId)),
       );
     }
-    return this.authorizeTokenOf(key, token, requirements, exchange);
+    return this.authorizeTokenOf(key, token, requirements, exchange, now);
   }
 
   private authorizeTokenOf(
@@ -185,11 +196,12 @@ export class RequestAuthenticator {
     token: VerifiedToken,
     requirements: RouteRequirements,
     exchange: GuardedExchange,
+    now: number,
   ): true | Promise<true> {
     try {
-      const refusal = key ? key.refusal(this.options.clock()) : 'revoked';
+      const refusal = key ? key.refusal(now) : 'revoked';
       if (refusal) throw new InvalidTokenError(`key_${refusal}`, this.options.realm, token.keyId);
-      const result = this.authorize(key!, requirements, exchange, token);
+      const result = this.authorize(key!, requirements, exchange, token, now);
       if (result === true) return true;
       return result.catch((error: unknown) => Promise.reject(this.reject(error, exchange, token.keyId)));
     } catch (error) {
@@ -200,13 +212,15 @@ export class RequestAuthenticator {
   /**
    * Applies origin restrictions, scopes, rate limit and quota to an authenticated key — with the scopes of
    * `token` when the caller presented one minted from it — then attaches the principal to the request.
-   * Returns a promise only when a limit has to be counted.
+   * Returns a promise only when a limit has to be counted. `now`, the request's time when already read,
+   * stamps the key's use.
    */
   authorize(
     key: VerifiedKey,
     requirements: RouteRequirements,
     exchange: GuardedExchange,
     token?: VerifiedToken,
+    now?: number,
   ): true | Promise<true> {
     const { request, response } = exchange;
     if (key.ipAllowList || key.referrers) this.limits.checkOrigin(key, request, this.addresses.of(request));
@@ -221,7 +235,7 @@ export class RequestAuthenticator {
         return this.accept(key, principal, request);
       });
     }
-    return this.accept(key, principal, request);
+    return this.accept(key, principal, request, now);
   }
 
   /** 403; for a token with the RFC 6750 challenge naming the scopes the route needs. */
@@ -257,9 +271,9 @@ export class RequestAuthenticator {
     return refusal;
   }
 
-  private accept(key: VerifiedKey, principal: Principal, request: AuthenticatedRequest): true {
+  private accept(key: VerifiedKey, principal: Principal, request: AuthenticatedRequest, now?: number): true {
     request.user = principal;
-    this.keys.recordUse(key.id);
+    this.keys.recordUse(key.id, now);
     return true;
   }
 

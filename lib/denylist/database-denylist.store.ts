@@ -44,6 +44,8 @@ export class DatabaseDenylistStore implements DenylistStore {
   private polls = 0;
   /** The database's clock: rows are stamped by one clock, whichever process writes. */
   private readonly stampSql: string;
+  /** The poll's read, written once: the query builder would build it again every `pollMs`. */
+  private readonly readSql: string;
 
   constructor(
     private readonly repository: Repository<DenylistEntryEntity>,
@@ -51,6 +53,7 @@ export class DatabaseDenylistStore implements DenylistStore {
   ) {
     this.staleAfterMs = 2 * options.pollMs + options.timeoutMs;
     this.stampSql = DATABASE_NOW_MS[dialectOfType(repository.manager.connection.options.type)];
+    this.readSql = newRowsSql(repository);
   }
 
   /**
@@ -119,19 +122,16 @@ export class DatabaseDenylistStore implements DenylistStore {
     const now = this.options.clock();
     const full = this.polls++ % FULL_READ_EVERY === 0;
     try {
-      const rows = await storeCall(this.options.timeoutMs, () =>
-        this.repository
-          .createQueryBuilder('d')
-          .select(['d.id', 'd.expiresAt', 'd.createdAt'])
-          .where('d.createdAt >= :since AND d.expiresAt > :now', {
-            since: full ? 0 : Math.max(0, this.newestSeen - OVERLAP_MS),
-            now,
-          })
-          .getMany(),
+      const since = full ? 0 : Math.max(0, this.newestSeen - OVERLAP_MS);
+      const rows = await storeCall(
+        this.options.timeoutMs,
+        () => this.repository.query(this.readSql, [since, now]) as Promise<NewRow[]>,
       );
       for (const row of rows) {
-        this.mirror.set(row.id, row.expiresAt);
-        if (row.createdAt > this.newestSeen) this.newestSeen = row.createdAt;
+        // bigint columns come back as strings from some drivers.
+        const createdAt = Number(row.created_at);
+        this.mirror.set(row.id, Number(row.expires_at));
+        if (createdAt > this.newestSeen) this.newestSeen = createdAt;
       }
       this.syncedAt = started;
       this.mirror.prune(now);
@@ -152,4 +152,23 @@ export class DatabaseDenylistStore implements DenylistStore {
       this.repository.createQueryBuilder().delete().where('expires_at <= :now', { now }).execute(),
     );
   }
+}
+
+/** A row of the poll's read, as the driver returns it. */
+interface NewRow {
+  id: string;
+  expires_at: string | number;
+  created_at: string | number;
+}
+
+/** The entries stamped at or after `since` (first parameter) that are still live at `now` (second). */
+function newRowsSql(repository: Repository<DenylistEntryEntity>): string {
+  const { driver } = repository.manager.connection;
+  const table = repository.metadata.tablePath
+    .split('.')
+    .map((part) => driver.escape(part))
+    .join('.');
+  const [since, now] = driver.options.type === 'postgres' ? ['$1', '$2'] : ['?', '?'];
+  const [id, expiresAt, createdAt] = ['id', 'expires_at', 'created_at'].map((name) => driver.escape(name));
+  return `SELECT ${id} AS id, ${expiresAt} AS expires_at, ${createdAt} AS created_at FROM ${table} WHERE ${createdAt} >= ${since} AND ${expiresAt} > ${now}`;
 }

@@ -4,6 +4,7 @@ import { MAX_CLOCK_TOLERANCE_MS, MAX_TOKEN_LIFETIME_MS } from '../api-key.consta
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { AuthUnavailableError } from '../errors.js';
 import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
+import { keyEntryOf, tokenEntryOf } from './denylist-entry.ids.js';
 
 /**
  * How long a revoked key stays on the denylist: the longest token lifetime any configuration allows plus
@@ -45,7 +46,7 @@ export class TokenDenylist implements OnModuleInit, BeforeApplicationShutdown {
   async restoreRevokedKeys(keys: readonly { id: string; revokedAt: Date | null }[]): Promise<void> {
     for (const key of keys) {
       if (key.revokedAt)
-        await this.store.add(`key:${key.id}`, key.revokedAt.getTime() + KEY_REVOCATION_HORIZON_MS);
+        await this.store.add(keyEntryOf(key.id), key.revokedAt.getTime() + KEY_REVOCATION_HORIZON_MS);
     }
   }
 
@@ -56,18 +57,23 @@ export class TokenDenylist implements OnModuleInit, BeforeApplicationShutdown {
 
   /** Denies one token until it would have expired. */
   revokeToken(jti: string, expiresAtMs: number): Promise<void> {
-    return this.store.add(`token:${jti}`, expiresAtMs);
+    return this.store.add(tokenEntryOf(jti), expiresAtMs);
   }
 
   /** Denies a key and every token minted from it, for `KEY_REVOCATION_HORIZON_MS` from now. */
   revokeKey(keyId: string): Promise<void> {
-    return this.store.add(`key:${keyId}`, this.options.clock() + KEY_REVOCATION_HORIZON_MS);
+    return this.store.add(keyEntryOf(keyId), this.options.clock() + KEY_REVOCATION_HORIZON_MS);
   }
 
   /** Whether a token is revoked, by itself or through its key. Throws `AuthUnavailableError` when unsure. */
   tokenRefusal(jti: string, keyId: string, now: number): 'revoked' | 'key_revoked' | undefined {
-    if (this.store.has(`key:${keyId}`, now)) return 'key_revoked';
-    if (this.store.has(`token:${jti}`, now)) return 'revoked';
+    return this.entryRefusal(tokenEntryOf(jti), keyEntryOf(keyId), now);
+  }
+
+  /** `tokenRefusal` for the entries a verified token built once (`tokenEntryOf`, `keyEntryOf`). */
+  entryRefusal(tokenEntry: string, keyEntry: string, now: number): 'revoked' | 'key_revoked' | undefined {
+    if (this.store.has(keyEntry, now)) return 'key_revoked';
+    if (this.store.has(tokenEntry, now)) return 'revoked';
     return undefined;
   }
 
@@ -78,9 +84,14 @@ export class TokenDenylist implements OnModuleInit, BeforeApplicationShutdown {
    * `AuthUnavailableError` instead.
    */
   isKeyRevoked(keyId: string, now: number, strict = false): boolean {
-    if (strict) return this.store.has(`key:${keyId}`, now);
+    return this.isKeyEntryRevoked(keyEntryOf(keyId), now, strict);
+  }
+
+  /** `isKeyRevoked` for the key's entry (`keyEntryOf`) built once, on the request path. */
+  isKeyEntryRevoked(keyEntry: string, now: number, strict = false): boolean {
+    if (strict) return this.store.has(keyEntry, now);
     try {
-      return this.store.has(`key:${keyId}`, now);
+      return this.store.has(keyEntry, now);
     } catch (error) {
       if (error instanceof AuthUnavailableError) return false;
       throw error;

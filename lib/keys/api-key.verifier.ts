@@ -77,12 +77,14 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
    * The stored key behind a presented one, or `InvalidApiKeyError` with the reason. Malformed keys are
    * refused before hashing; cached keys are answered from memory, synchronously; otherwise one indexed
    * query, shared by concurrent requests for the same key. `beforeRead` runs only when the store is about to
-   * be read, with `subject` (the failed-authentication throttle, with the request).
+   * be read, with `subject` (the failed-authentication throttle, with the request). `now` is the request's
+   * time when the caller has read it already.
    */
   authenticate<T>(
     key: string,
     beforeRead?: (subject: T) => void,
     subject?: T,
+    now: number = this.options.clock(),
   ): VerifiedKey | Promise<VerifiedKey> {
     if (typeof key !== 'string' || key.length > MAX_KEY_LENGTH) {
       throw new InvalidApiKeyError('malformed', this.options.challenge);
@@ -90,7 +92,6 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
     // The in-memory caches are keyed by a plain SHA-256 (a fraction of the HMAC's cost); the HMAC that the
     // store indexes is computed only on a miss.
     const cacheKey = hash('sha256', key, 'base64');
-    const now = this.options.clock();
     const cached = this.verified?.get(cacheKey, now);
     if (cached) return this.admit(cached, now);
     const shape = inspectKey(key, this.options.prefixes);
@@ -103,9 +104,10 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
   /**
    * The stored key with this id, whatever its state (the caller applies `refusal()`), or `undefined` when no
    * key has it. From the cache when the key was seen within the cache `ttl`, else one read by primary key.
+   * `now` saves a clock read when the caller already has the time.
    */
-  keyById(id: string): VerifiedKey | undefined | Promise<VerifiedKey | undefined> {
-    const cached = this.byId?.get(id);
+  keyById(id: string, now?: number): VerifiedKey | undefined | Promise<VerifiedKey | undefined> {
+    const cached = this.byId?.get(id, now);
     if (cached) return cached;
     let pending = this.loadingById.get(id);
     if (!pending) {
@@ -118,9 +120,9 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
     return pending;
   }
 
-  /** Counts one use of a key; written to the store in the next batch. */
-  recordUse(keyId: string): void {
-    this.usage.record(keyId, this.options.clock());
+  /** Counts one use of a key at `at` (default: now); written to the store in the next batch. */
+  recordUse(keyId: string, at: number = this.options.clock()): void {
+    this.usage.record(keyId, at);
   }
 
   /**
@@ -202,7 +204,8 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
 
   private admit(verified: VerifiedKey, now: number = this.options.clock()): VerifiedKey {
     const refusal =
-      verified.refusal(now) ?? (this.denylist.isKeyRevoked(verified.id, now) ? 'revoked' : undefined);
+      verified.refusal(now) ??
+      (this.denylist.isKeyEntryRevoked(verified.denylistEntry, now) ? 'revoked' : undefined);
     if (refusal) throw new InvalidApiKeyError(refusal, this.options.challenge, verified.id);
     return verified;
   }

@@ -1,3 +1,4 @@
+import { keyEntryOf } from '../denylist/denylist-entry.ids.js';
 import type { ApiKeyPrincipal, Principal } from '../interfaces/principal.interface.js';
 import { GrantedScopes } from '../scopes/scope.matcher.js';
 import { IpAllowList } from './ip-allowlist.matcher.js';
@@ -17,6 +18,8 @@ export class VerifiedKey {
   }
 
   readonly id: string;
+  /** The key's denylist entry, checked on every request. */
+  readonly denylistEntry: string;
   readonly principal: ApiKeyPrincipal;
   readonly scopes: GrantedScopes;
   readonly ipAllowList: IpAllowList | null;
@@ -37,6 +40,7 @@ export class VerifiedKey {
    */
   constructor(record: ApiKeyEntity, clockOffsetMs = 0) {
     this.id = record.id;
+    this.denylistEntry = keyEntryOf(record.id);
     this.principal = Object.freeze({
       type: 'api_key' as const,
       keyId: record.id,

@@ -97,14 +97,15 @@ export class AccessTokenService implements OnModuleInit {
   /**
    * The verified token behind a bearer value, or `InvalidTokenError` with the reason; `AuthUnavailableError`
    * when the denylist cannot vouch for it. Synchronous on a cache hit. `beforeVerify(subject)` runs only
-   * when the signature is about to be checked (the failed-authentication throttle).
+   * when the signature is about to be checked (the failed-authentication throttle). `now` is the request's
+   * time when the caller has read it already.
    */
   authenticate<T>(
     token: string,
     beforeVerify?: (subject: T) => void,
     subject?: T,
+    now: number = this.options.clock(),
   ): VerifiedToken | Promise<VerifiedToken> {
-    const now = this.options.clock();
     // The cache is keyed by the signature segment: unique per token, and useless without the rest, so no
     // usable token sits in memory. A CRC of the whole token tells a token apart from one with the same
     // signature and another header or payload, which then goes through full verification (and fails).
@@ -137,7 +138,7 @@ export class AccessTokenService implements OnModuleInit {
   }
 
   private admit(token: VerifiedToken, now: number): VerifiedToken {
-    const refusal = this.denylist.tokenRefusal(token.jti, token.keyId, now);
+    const refusal = this.denylist.entryRefusal(token.tokenEntry, token.keyEntry, now);
     if (refusal) throw this.refuse(refusal, token.keyId);
     return token;
   }

@@ -1,3 +1,4 @@
+import { keyEntryOf, tokenEntryOf } from '../denylist/denylist-entry.ids.js';
 import { GrantedScopes } from '../scopes/scope.matcher.js';
 import type { TokenPrincipal } from '../interfaces/principal.interface.js';
 
@@ -21,6 +22,9 @@ export class VerifiedToken {
   readonly keyId: string;
   /** `exp` in milliseconds. */
   readonly expiresAtMs: number;
+  /** Its own denylist entry and its key's, checked on every request. */
+  readonly tokenEntry: string;
+  readonly keyEntry: string;
   /** CRC-32 of the token it was verified from, set when it is cached. */
   checksum = 0;
 
@@ -28,6 +32,8 @@ export class VerifiedToken {
     const scopes = claims.scope === '' ? [] : claims.scope.split(' ');
     this.jti = claims.jti;
     this.keyId = claims.client_id;
+    this.tokenEntry = tokenEntryOf(claims.jti);
+    this.keyEntry = keyEntryOf(claims.client_id);
     this.expiresAtMs = claims.exp * 1000;
     this.scopes = new GrantedScopes(scopes);
     this.principal = Object.freeze({
