@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs';
 
 /** The built sample app and CLI (`npm run build`, which `npm test` runs first). */
 export const SAMPLE_APP_MAIN = 'dist/sample-app/main.js';
-export const SAMPLE_APP_CLI = 'dist/sample-app/cli/keys.cli.js';
+/** The package's CLI, pointed at the sample app's module, as `npm run keys` runs it. */
+export const SAMPLE_APP_CLI = 'dist/lib/cli/keybridge.cli.js';
+const SAMPLE_APP_KEYS = ['keys', '--module', 'dist/sample-app/cli/keys.module.js'];
 
 /** Variables of the sample app that a test sets itself, left out of the environment a child inherits. */
 const APP_VARIABLES = /^(KEYBRIDGE_.*|THROTTLE_.*|PORT|DATABASE_URL|REDIS_URL|HTTP_ADAPTER|NODE_OPTIONS)$/;
@@ -204,7 +206,7 @@ export function runKeysCli(
     );
   }
   const started = Date.now();
-  const child = spawn(process.execPath, [SAMPLE_APP_CLI, ...args], {
+  const child = spawn(process.execPath, [SAMPLE_APP_CLI, ...SAMPLE_APP_KEYS, ...args], {
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
