@@ -5,6 +5,7 @@ import {
   Post,
   Req,
   Res,
+  SetMetadata,
   UseFilters,
   type OnModuleInit,
   type Type,
@@ -134,6 +135,9 @@ export function createOAuthController(routes: OAuthRoutes): Type<unknown> {
 
     /** The path-suffixed form (RFC 9728 §3.1): the metadata of the resource at the path that follows. */
     @Get(suffixedPaths(routes.protectedResource))
+    // @nestjs/swagger's @ApiExcludeEndpoint() without importing the optional peer: OpenAPI cannot say "any
+    // path below"; the metadata operation's own description names this form.
+    @SetMetadata('swagger/apiExcludeEndpoint', { disable: true })
     protectedResourceAt(@Req() request: OAuthRequest, @Res() response: unknown): void {
       const url = request.originalUrl ?? request.url ?? '';
       const path = url.split('?')[0];
