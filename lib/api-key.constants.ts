@@ -21,6 +21,8 @@ export const DEFAULT_OAUTH_ROUTES: Readonly<OAuthRoutes> = Object.freeze({
   introspection: '/oauth/introspect',
   jwks: '/.well-known/jwks.json',
   metadata: '/.well-known/oauth-authorization-server',
+  protectedResource: '/.well-known/oauth-protected-resource',
+  authorization: '/oauth/authorize',
 });
 
 /** The longest `tokenTtl` accepted. */

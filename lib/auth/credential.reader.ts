@@ -16,6 +16,8 @@ export type AuthenticatedRequest = IncomingRequestLike & { user?: Principal };
 export interface GuardedExchange {
   request: AuthenticatedRequest;
   response: unknown;
+  /** The route being guarded: a refusal's challenge names the scopes it needs. */
+  context?: ExecutionContext;
 }
 
 /** What reading a credential depends on, taken once from the resolved options. */
@@ -43,6 +45,7 @@ export function exchangeOf(context: ExecutionContext, challenge: string): Guarde
     return {
       request: context.getArgByIndex<AuthenticatedRequest>(0),
       response: context.getArgByIndex<unknown>(1),
+      context,
     };
   }
   if (type === 'graphql') {
@@ -52,7 +55,7 @@ export function exchangeOf(context: ExecutionContext, challenge: string): Guarde
       reply?: unknown;
     }>(2);
     if (graphqlContext?.req?.headers) {
-      return { request: graphqlContext.req, response: graphqlContext.res ?? graphqlContext.reply };
+      return { request: graphqlContext.req, response: graphqlContext.res ?? graphqlContext.reply, context };
     }
   }
   throw new MissingCredentialsError(challenge);

@@ -6,7 +6,6 @@ import { setResponseHeaders } from '../common/http-response.util.js';
 import { ThrottledLogger } from '../common/throttled.logger.js';
 import {
   AuthUnavailableError,
-  bearerChallenge,
   InsufficientScopeError,
   InvalidApiKeyError,
   InvalidTokenError,
@@ -226,7 +225,7 @@ export class RequestAuthenticator {
     if (key.ipAllowList || key.referrers) this.limits.checkOrigin(key, request, this.addresses.of(request));
     const scopes = token ? token.scopes : key.scopes;
     if (requirements.scopes.length > 0 && !scopes.grantsAll(requirements.scopes)) {
-      throw this.insufficientScope(scopes.missing(requirements.scopes), requirements, token !== undefined);
+      throw new InsufficientScopeError(scopes.missing(requirements.scopes));
     }
     const principal = token ? token.principal : key.principal;
     if (this.limits.applyTo(key)) {
@@ -238,19 +237,6 @@ export class RequestAuthenticator {
     return this.accept(key, principal, request, now);
   }
 
-  /** 403; for a token with the RFC 6750 challenge naming the scopes the route needs. */
-  private insufficientScope(
-    missing: readonly string[],
-    requirements: RouteRequirements,
-    bearer: boolean,
-  ): InsufficientScopeError {
-    if (!bearer) return new InsufficientScopeError(missing);
-    const challenge = bearerChallenge(this.options.realm, 'insufficient_scope', {
-      scope: requirements.scopes.join(' '),
-    });
-    return new InsufficientScopeError(missing, { 'WWW-Authenticate': challenge });
-  }
-
   /**
    * Turns a refusal into its HTTP answer: sets the headers the error calls for, emits the audit event, and
    * returns the error to throw. Anything that is not a keybridge error becomes a 503: authentication fails
@@ -259,7 +245,7 @@ export class RequestAuthenticator {
   reject(error: unknown, exchange: GuardedExchange, keyId?: string): KeybridgeError {
     const refusal = error instanceof KeybridgeError ? error : this.unexpected(error);
     if (refusal instanceof AuthUnavailableError) this.noteUnavailable(refusal);
-    setResponseHeaders(exchange.response, refusal.headers);
+    setResponseHeaders(exchange.response, this.challenged(refusal, exchange));
     if (refusal instanceof InvalidApiKeyError || refusal instanceof InvalidTokenError) {
       this.countFailure(exchange.request);
     }
@@ -269,6 +255,28 @@ export class RequestAuthenticator {
       if (event) this.events.emit(event);
     }
     return refusal;
+  }
+
+  /**
+   * The refusal's headers, with every 401 and 403 carrying the challenge of the route: the scopes it needs
+   * (RFC 6750 §3, as the MCP authorization spec selects them) and, with bearer tokens on, where the
+   * protected resource metadata is.
+   */
+  private challenged(refusal: KeybridgeError, exchange: GuardedExchange): Readonly<Record<string, string>> {
+    const status = refusal.getStatus();
+    if (!this.options.tokens.enabled || (status !== 401 && status !== 403)) return refusal.headers;
+    const scopes = exchange.context ? this.requirements(exchange.context).scopes : [];
+    const error =
+      refusal instanceof InvalidTokenError
+        ? 'invalid_token'
+        : refusal instanceof InsufficientScopeError
+          ? 'insufficient_scope'
+          : undefined;
+    const description = refusal instanceof InvalidTokenError ? refusal.message : undefined;
+    return {
+      ...refusal.headers,
+      'WWW-Authenticate': this.options.challengeFor(scopes, error, description),
+    };
   }
 
   private accept(key: VerifiedKey, principal: Principal, request: AuthenticatedRequest, now?: number): true {

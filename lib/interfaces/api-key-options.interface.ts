@@ -105,6 +105,10 @@ export interface OAuthRoutes {
   introspection: string;
   jwks: string;
   metadata: string;
+  /** RFC 9728 protected resource metadata; the path-suffixed form is served under it. */
+  protectedResource: string;
+  /** The authorization endpoint, which supports no response type (see the README). */
+  authorization: string;
 }
 
 /** Options known when the module is defined, so they also apply to `forRootAsync`. */

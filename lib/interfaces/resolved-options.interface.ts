@@ -54,6 +54,14 @@ export interface ResolvedApiKeyOptions {
   realm: string;
   /** The `WWW-Authenticate` challenge sent with 401 responses: both schemes when bearer tokens are on. */
   readonly challenge: string;
+  /**
+   * The challenge of a refusal on a route needing `scopes`: with bearer tokens on, the RFC 6750 `Bearer`
+   * challenge first (with `error` and its description when given, the RFC 9728 `resource_metadata` and the
+   * route's `scope`), then the `ApiKey` one.
+   */
+  challengeFor(scopes: readonly string[], error?: string, description?: string): string;
+  /** The URL of the RFC 9728 protected resource metadata, when bearer tokens are on. */
+  readonly resourceMetadataUrl: string | undefined;
   tokens: ResolvedTokenOptions;
   redis: ResolvedRedisOptions | undefined;
   denylist: ResolvedDenylist;

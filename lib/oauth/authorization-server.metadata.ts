@@ -24,12 +24,15 @@ export class AuthorizationServerMetadata {
       const hasPublicKeys = keys.jwks().keys.length > 0;
       this.document = {
         issuer,
+        // RFC 8414 §2 lets a server without authorization-endpoint grants leave it out, but common clients
+        // (the MCP SDK among them) refuse metadata without one: it is served, and supports no response type.
+        authorization_endpoint: url(routes.authorization),
         token_endpoint: url(routes.token),
         revocation_endpoint: url(routes.revocation),
         introspection_endpoint: url(routes.introspection),
         ...(hasPublicKeys ? { jwks_uri: url(routes.jwks) } : {}),
         grant_types_supported: [GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE],
-        // No authorization endpoint: no response type is supported.
+        // The authorization endpoint answers every request with unsupported_response_type.
         response_types_supported: [],
         scopes_supported: this.scopes.all(),
         token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,

@@ -7,6 +7,7 @@ import { createOAuthController } from './oauth.controller.js';
 import { OAuthLimits } from './oauth.limits.js';
 import { OAuthResponder } from './oauth.responder.js';
 import { OAuthService } from './oauth.service.js';
+import { ProtectedResourceMetadata } from './protected-resource.metadata.js';
 import { RevocationEndpoint } from './revocation.endpoint.js';
 import { TokenEndpoint } from './token.endpoint.js';
 
@@ -20,6 +21,7 @@ export const OAUTH_PROVIDERS: Provider[] = [
   IntrospectionEndpoint,
   OAuthService,
   AuthorizationServerMetadata,
+  ProtectedResourceMetadata,
 ];
 
 /** The controller of the OAuth endpoints at the configured paths, or none with `oauth: false`. */

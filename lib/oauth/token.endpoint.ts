@@ -19,6 +19,7 @@ import {
 } from './oauth.constants.js';
 import { OAuthLimits } from './oauth.limits.js';
 import type { OAuthParams } from './oauth.params.js';
+import { audienceOfResource } from './resource.indicator.js';
 import { ok, OAuthResponder, type OAuthRequest, type OAuthResponse } from './oauth.responder.js';
 
 /** `POST /oauth/token`: client credentials (RFC 6749 §4.4) and token exchange of an API key (RFC 8693). */
@@ -147,17 +148,21 @@ export class TokenEndpoint {
     return requested;
   }
 
-  /** `audience` (RFC 8693) and `resource` (RFC 8707) values, each one of the configured audiences. */
+  /**
+   * `audience` (RFC 8693) values, each a configured audience as written, and `resource` (RFC 8707) values,
+   * each matched to a configured audience by canonical URI (see `audienceOfResource`).
+   */
   private requestedAudience(params: OAuthParams): string[] {
-    const { audiences } = this.options.tokens;
-    const requested = [...new Set([...params.all('audience'), ...params.all('resource')])];
-    if (requested.length === 0) return [audiences[0]];
-    if (requested.some((a) => !audiences.includes(a))) {
+    const { audiences, issuer } = this.options.tokens;
+    const named = params.all('audience');
+    if (named.some((a) => !audiences.includes(a))) {
       throw new OAuthError(
         'invalid_target',
         'The requested audience or resource is not served by this issuer.',
       );
     }
-    return requested;
+    const resources = params.all('resource').map((r) => audienceOfResource(r, audiences, issuer));
+    const requested = [...new Set([...named, ...resources])];
+    return requested.length === 0 ? [audiences[0]] : requested;
   }
 }

@@ -3,6 +3,7 @@ import {
   DEFAULT_OAUTH_ROUTES,
   DEFAULT_QUERY_KEY_PARAMETERS,
 } from '../api-key.constants.js';
+import { bearerChallenge } from '../common/http-headers.util.js';
 import type { OAuthRoutes } from '../interfaces/api-key-options.interface.js';
 import type { KeybridgeEventListener } from '../interfaces/keybridge-event.interface.js';
 import type { KeyEnvironment, KeyPrefixes } from '../interfaces/key-prefixes.interface.js';
@@ -34,8 +35,24 @@ export class DefaultApiKeyOptions implements ResolvedApiKeyOptions {
   realm = 'api';
   /** The `WWW-Authenticate` challenge sent with 401 responses: both schemes when bearer tokens are on. */
   get challenge(): string {
+    return this.challengeFor([]);
+  }
+  /**
+   * `Bearer` comes first when tokens are on: OAuth clients (the MCP SDK among them) read `resource_metadata`
+   * and `scope` only from a header that begins with it; the `ApiKey` challenge follows for key clients.
+   */
+  challengeFor(scopes: readonly string[], error?: string, description?: string): string {
     const apiKey = `ApiKey realm="${this.realm}", header="${this.header}"`;
-    return this.tokens.enabled ? `${apiKey}, Bearer realm="${this.realm}"` : apiKey;
+    if (!this.tokens.enabled) return apiKey;
+    const bearer = bearerChallenge(this.realm, error, {
+      ...(description === undefined ? {} : { error_description: description }),
+      resource_metadata: this.resourceMetadataUrl!,
+      ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+    });
+    return `${bearer}, ${apiKey}`;
+  }
+  get resourceMetadataUrl(): string | undefined {
+    return this.tokens.enabled ? `${this.tokens.issuer}${this.routes.protectedResource}` : undefined;
   }
   tokens: ResolvedTokenOptions = {
     enabled: false,

@@ -111,5 +111,21 @@ export function oauthOperation(endpoint: OAuthEndpoint, security: KeybridgeSecur
         summary: 'Authorization server metadata',
         responses: { 200: json('RFC 8414 metadata.', 'metadata', CACHEABLE) },
       };
+    case 'protectedResource':
+      return {
+        tags,
+        summary: 'Protected resource metadata',
+        description:
+          'RFC 9728. The path-suffixed form (this path followed by a resource path) describes a resource under the API.',
+        responses: { 200: json('RFC 9728 metadata.', 'protectedResource', CACHEABLE) },
+      };
+    case 'authorization':
+      return {
+        tags,
+        summary: 'Authorization endpoint',
+        description:
+          'Supports no response type: every request is answered with unsupported_response_type (RFC 6749 §4.1.2.1), never redirected.',
+        responses: { 400: json('unsupported_response_type.', 'error') },
+      };
   }
 }

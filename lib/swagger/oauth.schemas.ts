@@ -16,6 +16,7 @@ export const OAUTH_SCHEMA_NAMES = {
   error: 'KeybridgeOAuthError',
   jwks: 'KeybridgeJsonWebKeySet',
   metadata: 'KeybridgeAuthorizationServerMetadata',
+  protectedResource: 'KeybridgeProtectedResourceMetadata',
 } as const;
 
 export function schemaRef(name: keyof typeof OAUTH_SCHEMA_NAMES): ReferenceObject {
@@ -160,6 +161,7 @@ export const OAUTH_SCHEMAS: Record<string, SchemaObject> = {
       token_endpoint: string('Token endpoint URL.'),
       revocation_endpoint: string('Revocation endpoint URL.'),
       introspection_endpoint: string('Introspection endpoint URL.'),
+      authorization_endpoint: string('Authorization endpoint URL; it supports no response type.'),
       jwks_uri: string('JWKS URL; absent with an HS256 secret.'),
       grant_types_supported: { type: 'array', items: { type: 'string' } },
       response_types_supported: { type: 'array', items: { type: 'string' } },
@@ -168,6 +170,17 @@ export const OAUTH_SCHEMAS: Record<string, SchemaObject> = {
       revocation_endpoint_auth_methods_supported: { type: 'array', items: { type: 'string' } },
       introspection_endpoint_auth_methods_supported: { type: 'array', items: { type: 'string' } },
       access_token_signing_alg_values_supported: { type: 'array', items: { type: 'string' } },
+    },
+  },
+  [OAUTH_SCHEMA_NAMES.protectedResource]: {
+    type: 'object',
+    required: ['resource', 'authorization_servers'],
+    description: 'RFC 9728 protected resource metadata.',
+    properties: {
+      resource: string('The protected resource: the API base URL, or a path under it.'),
+      authorization_servers: { type: 'array', items: { type: 'string' } },
+      scopes_supported: { type: 'array', items: { type: 'string' } },
+      bearer_methods_supported: { type: 'array', items: { type: 'string', enum: ['header'] } },
     },
   },
 };

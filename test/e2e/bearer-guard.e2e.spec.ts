@@ -6,7 +6,10 @@ import { expectInvalidToken } from './support/oauth.js';
 import { DEFAULT_ISSUER as ISSUER, startApp, type RunningApp } from './support/app-starter.js';
 
 const API_KEY_ONLY_CHALLENGE = 'ApiKey realm="api", header="X-API-Key"';
-const BOTH_CHALLENGES = `${API_KEY_ONLY_CHALLENGE}, Bearer realm="api"`;
+const RESOURCE_METADATA = `resource_metadata="${ISSUER}/.well-known/oauth-protected-resource"`;
+/** Bearer first (RFC 9728 discovery reads it there), with the route's scopes, then the API-key scheme. */
+const bothChallenges = (scope: string, error = '') =>
+  `Bearer realm="api", ${error}${RESOURCE_METADATA}, scope="${scope}", ${API_KEY_ONLY_CHALLENGE}`;
 
 interface Target {
   url: string;
@@ -138,7 +141,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
         code: 'insufficient_scope',
       });
       expect(res.headers['www-authenticate']).toBe(
-        'Bearer realm="api", error="insufficient_scope", scope="orders:write"',
+        bothChallenges('orders:write', 'error="insufficient_scope", '),
       );
       expect(failuresSince(running, since)).toEqual([
         expect.objectContaining({ reason: 'insufficient_scope', keyId: keys.reader.id }),
@@ -148,17 +151,19 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
     it('names every scope a class and handler need in the challenge', async () => {
       const res = await http().get('/keys').set(bearer(tokens.reader)).expect(403);
       expect(res.headers['www-authenticate']).toBe(
-        'Bearer realm="api", error="insufficient_scope", scope="keys:admin"',
+        bothChallenges('keys:admin', 'error="insufficient_scope", '),
       );
     });
 
-    it('sends no Bearer challenge with a 403 for an API key', async () => {
+    it('sends the insufficient_scope challenge with a 403 for an API key too', async () => {
       const res = await http()
         .post('/orders')
         .set('X-API-Key', keys.reader.key)
         .send({ item: 'widget', quantity: 1 })
         .expect(403);
-      expect(res.headers['www-authenticate']).toBeUndefined();
+      expect(res.headers['www-authenticate']).toBe(
+        bothChallenges('orders:write', 'error="insufficient_scope", '),
+      );
     });
 
     it("hands the controller the key's subject for a token, so both see the same orders", async () => {
@@ -322,7 +327,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
         const res = await request(fixture.url).get(`${path}/write`).set(bearer(token)).expect(403);
         expect(res.body.code).toBe('insufficient_scope');
         expect(res.headers['www-authenticate']).toBe(
-          'Bearer realm="api", error="insufficient_scope", scope="things:write"',
+          bothChallenges('things:write', 'error="insufficient_scope", '),
         );
       });
 
@@ -339,7 +344,7 @@ describe.each(targetMatrix())('bearer tokens through the guards (%s)', (_label, 
       it('still answers a request without credentials with both challenges', async () => {
         const res = await request(fixture.url).get(path).expect(401);
         expect(res.body.code).toBe('missing_credentials');
-        expect(res.headers['www-authenticate']).toBe(BOTH_CHALLENGES);
+        expect(res.headers['www-authenticate']).toBe(bothChallenges('things:read'));
       });
     });
   });

@@ -74,7 +74,7 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
       const res = await http().get('/orders').expect(401);
       expectBody(res.body, 401, 'missing_credentials');
       expect(res.headers['www-authenticate']).toBe(
-        'ApiKey realm="api", header="X-API-Key", Bearer realm="api"',
+        'Bearer realm="api", resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource", scope="orders:read", ApiKey realm="api", header="X-API-Key"',
       );
     });
 
@@ -97,7 +97,7 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
     }) {
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe(
-        'ApiKey realm="api", header="X-API-Key", Bearer realm="api"',
+        'Bearer realm="api", resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource", scope="orders:read", ApiKey realm="api", header="X-API-Key"',
       );
       const text = typeof res.body === 'string' ? res.body : (res.text ?? JSON.stringify(res.body));
       expectBody(JSON.parse(text), 401, 'invalid_api_key');
@@ -246,7 +246,9 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
         .expect(403);
       expectBody(res.body, 403, 'insufficient_scope');
       expect(res.body.message).toContain('orders:write');
-      expect(res.headers['www-authenticate']).toBeUndefined();
+      expect(res.headers['www-authenticate']).toBe(
+        'Bearer realm="api", error="insufficient_scope", resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource", scope="orders:write", ApiKey realm="api", header="X-API-Key"',
+      );
     });
 
     it('accepts a wildcard scope for every scope under it', async () => {

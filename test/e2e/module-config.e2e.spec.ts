@@ -125,7 +125,7 @@ describe.each(ADAPTERS)('module configuration (%s)', (adapter) => {
       await request(url).get('/global/public').expect(200);
       const missing = await request(url).get('/global').set('X-API-Key', key).expect(401);
       expect(missing.headers['www-authenticate']).toBe(
-        'ApiKey realm="api", header="X-Api-Token", Bearer realm="api"',
+        'Bearer realm="api", resource_metadata="http://localhost/.well-known/oauth-protected-resource", scope="things:read", ApiKey realm="api", header="X-Api-Token"',
       );
       await request(url).get('/global').set('X-Api-Token', key).expect(200, { subject: 'app:async' });
     });

@@ -297,7 +297,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
         code: 'insufficient_scope',
       });
       expect(refused.headers['www-authenticate']).toBe(
-        'Bearer realm="api", error="insufficient_scope", scope="orders:write"',
+        'Bearer realm="api", error="insufficient_scope", resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource", scope="orders:write", ApiKey realm="api", header="X-API-Key"',
       );
     });
 

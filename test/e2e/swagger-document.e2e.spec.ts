@@ -129,11 +129,25 @@ describe.each(ADAPTERS)('OpenAPI document (%s)', (adapter) => {
       // Only introspection refuses with 403, a client without tokens:introspect.
       expect(operation(served, '/oauth/introspect', 'post').responses['403']).toBeDefined();
       expect(operation(served, '/oauth/revoke', 'post').responses['403']).toBeUndefined();
-      for (const path of ['/.well-known/jwks.json', '/.well-known/oauth-authorization-server']) {
+      for (const path of [
+        '/.well-known/jwks.json',
+        '/.well-known/oauth-authorization-server',
+        '/.well-known/oauth-protected-resource',
+      ]) {
         const get = operation(served, path, 'get');
         expect(Object.keys(get.responses)).toEqual(['200']);
         expect(get.security).toBeUndefined();
       }
+    });
+
+    it('documents the authorization endpoint as answering only 400, and no path-suffixed metadata path', () => {
+      for (const method of ['get', 'post'] as const) {
+        expect(Object.keys(operation(served, '/oauth/authorize', method).responses)).toEqual(['400']);
+      }
+      // OpenAPI has no "any path below": the metadata operation describes that form in words.
+      expect(
+        Object.keys(served.paths).filter((path) => path.startsWith('/.well-known/oauth-protected-resource/')),
+      ).toEqual([]);
     });
 
     it('describes what the token endpoint really answers', async () => {

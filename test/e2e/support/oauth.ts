@@ -98,7 +98,12 @@ export function expectInvalidToken(res: {
     code: 'invalid_token',
   });
   const { message } = res.body as { message: string };
-  expect(res.headers['www-authenticate']).toBe(
-    `Bearer realm="api", error="invalid_token", error_description="${message}"`,
+  const challenge = res.headers['www-authenticate'];
+  // Bearer first, with the route's scopes when it has some, then the API-key scheme.
+  expect(
+    challenge.startsWith(`Bearer realm="api", error="invalid_token", error_description="${message}", `),
+  ).toBe(true);
+  expect(challenge).toMatch(
+    /, resource_metadata="http:\/\/[^"]+\/\.well-known\/oauth-protected-resource"(, scope="[^"]+")?, ApiKey realm="api", header="[^"]+"$/,
   );
 }

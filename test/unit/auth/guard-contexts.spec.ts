@@ -40,12 +40,8 @@ describe('RequestAuthenticator.exchangeOf', () => {
   it('reads the request and response of an HTTP context', () => {
     const request = { headers: { 'x-api-key': 'k' } };
     const response = {};
-    expect(
-      authenticator.exchangeOf(context('http', [request, response, () => undefined], 'guarded')),
-    ).toEqual({
-      request,
-      response,
-    });
+    const http = context('http', [request, response, () => undefined], 'guarded');
+    expect(authenticator.exchangeOf(http)).toEqual({ request, response, context: http });
   });
 
   it("reads the request of a GraphQL operation from its context's req", () => {

@@ -33,7 +33,9 @@ describe('resolveOptions', () => {
     expect(resolved.trustedProxies).toBe(0);
     expect(resolved.rateLimit).toBeUndefined();
     expect(resolved.realm).toBe('api');
-    expect(resolved.challenge).toBe('ApiKey realm="api", header="X-API-Key", Bearer realm="api"');
+    expect(resolved.challenge).toBe(
+      'Bearer realm="api", resource_metadata="http://localhost/.well-known/oauth-protected-resource", ApiKey realm="api", header="X-API-Key"',
+    );
     expect(resolved.clock).toBe(Date.now);
   });
 
@@ -250,7 +252,9 @@ describe('resolveOptions', () => {
         DEV,
       );
       expect(resolved.realm).toBe('orders');
-      expect(resolved.challenge).toBe('ApiKey realm="orders", header="X-API-Key", Bearer realm="orders"');
+      expect(resolved.challenge).toBe(
+        'Bearer realm="orders", resource_metadata="http://localhost/.well-known/oauth-protected-resource", ApiKey realm="orders", header="X-API-Key"',
+      );
       expect(resolved.defaultEnvironment).toBe('test');
       expect(resolved.queryKeyParameters).toEqual([]);
       expect(resolved.onEvent).toBe(onEvent);
