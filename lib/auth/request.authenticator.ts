@@ -110,7 +110,11 @@ export class RequestAuthenticator {
     return bearerOf(request, this.credentials);
   }
 
-  /** The throttle check for this request, or `undefined` when throttling is off. */
+  /**
+   * The throttle check for this request, or `undefined` when throttling is off.
+   *
+   * @deprecated pass `throttleGate` and the request instead: one function for every request.
+   */
   throttleFor(request: IncomingRequestLike): (() => void) | undefined {
     const gate = this.throttleGate;
     return gate && (() => gate(request));
@@ -121,6 +125,7 @@ export class RequestAuthenticator {
     this.throttle?.fail(this.addresses.of(request));
   }
 
+  /** @deprecated inject `ClientAddressResolver` and call `of(request)`. */
   clientIp(request: IncomingRequestLike): string | undefined {
     return this.addresses.of(request);
   }

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Header, HttpCode, Param, Post, Req } from '@nestjs/common';
 import {
   ApiKeyService,
-  RequestAuthenticator,
+  ClientAddressResolver,
   Scopes,
   type ApiKeyView,
   type AuthenticatedRequest,
@@ -15,7 +15,7 @@ import {
 export class KeysController {
   constructor(
     private readonly keys: ApiKeyService,
-    private readonly authenticator: RequestAuthenticator,
+    private readonly addresses: ClientAddressResolver,
   ) {}
 
   @Get()
@@ -41,6 +41,6 @@ export class KeysController {
   }
 
   private audit(request: AuthenticatedRequest) {
-    return { ip: this.authenticator.clientIp(request), actor: request.user?.keyId };
+    return { ip: this.addresses.of(request), actor: request.user?.keyId };
   }
 }
