@@ -204,6 +204,9 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %
     });
     // The running app reads the same row (its cache aside): the flag is stored, not only printed.
     expect(await running.keys.get(id)).toMatchObject({ requireProof: true, publicKey: { kty: 'EC' } });
+    const shown = await keys(databaseUrl, 'get', id);
+    expect(shown.stdout).toMatch(/public key +P-256\n/);
+    expect(shown.stdout).toMatch(/require proof +yes\n/);
     const back = await keys(databaseUrl, 'update', id, '--no-require-proof', '--json');
     expect(JSON.parse(back.stdout)).toMatchObject({ requireProof: false });
 
