@@ -125,6 +125,8 @@ function fillerRows(first: number, count: number): ApiKeyEntity[] {
       rotatedFromId: null,
       rotatedToId: null,
       graceEndsAt: null,
+      publicKey: null,
+      requireProof: false,
     });
   }
   return rows;

@@ -23,3 +23,6 @@ export const TOKEN_RATE_LIMITER = Symbol('KEYBRIDGE_TOKEN_RATE_LIMITER');
 
 /** Injection token of the `FailedAuthThrottle`, or `null` when `failedAuthLimit` is off. */
 export const FAILED_AUTH_THROTTLE = Symbol('KEYBRIDGE_FAILED_AUTH_THROTTLE');
+
+/** Injection token of the `ReplayCache` of client assertion ids: Redis with the `redis` option, else memory. */
+export const ASSERTION_REPLAY_CACHE = Symbol('KEYBRIDGE_ASSERTION_REPLAY_CACHE');

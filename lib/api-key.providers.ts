@@ -2,6 +2,7 @@ import type { Provider } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import {
+  ASSERTION_REPLAY_CACHE,
   API_KEY_REPOSITORY,
   FAILED_AUTH_THROTTLE,
   KEY_CHANGE_FEED,
@@ -38,6 +39,8 @@ import { KeyRateLimiter } from './limits/key-rate.limiter.js';
 import { resolveOptions } from './options/options.resolver.js';
 import { KeyChangeFeed } from './redis/key-change.feed.js';
 import { RedisConnection } from './redis/redis.connection.js';
+import { MemoryReplayCache } from './replay/memory-replay.cache.js';
+import { RedisReplayCache } from './replay/redis-replay.cache.js';
 import { ScopeCatalog } from './scopes/scope.catalog.js';
 import { AccessTokenService } from './tokens/access-token.service.js';
 
@@ -123,6 +126,12 @@ export function createApiKeyProviders(extras: Pick<ApiKeyModuleExtras, 'dataSour
       provide: KEY_CHANGE_FEED,
       useFactory: (options: ResolvedApiKeyOptions, redis: RedisConnection | null) =>
         redis ? new KeyChangeFeed(redis, options.storeTimeoutMs) : null,
+      inject: [RESOLVED_OPTIONS, REDIS_CONNECTION],
+    },
+    {
+      provide: ASSERTION_REPLAY_CACHE,
+      useFactory: (options: ResolvedApiKeyOptions, redis: RedisConnection | null) =>
+        redis ? new RedisReplayCache(redis, options.storeTimeoutMs) : new MemoryReplayCache(options.clock),
       inject: [RESOLVED_OPTIONS, REDIS_CONNECTION],
     },
     {

@@ -118,7 +118,14 @@ export class MissingCredentialsError extends KeybridgeError {
 
 /** Why a key was refused. Callers only ever see `invalid_api_key`; the reason goes to the audit event. */
 export type InvalidKeyReason =
-  'malformed' | 'bad_checksum' | 'duplicate_header' | 'unknown' | 'expired' | 'revoked' | 'disabled';
+  | 'malformed'
+  | 'bad_checksum'
+  | 'duplicate_header'
+  | 'unknown'
+  | 'expired'
+  | 'revoked'
+  | 'disabled'
+  | 'proof_required';
 
 export class InvalidApiKeyError extends KeybridgeError {
   static override readonly code = 'invalid_api_key' as const;

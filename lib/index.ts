@@ -27,6 +27,7 @@ export type { KeybridgeRedisOptions, RedisDenylistOptions } from './interfaces/r
 // API keys
 export { ApiKeyService } from './keys/api-key.service.js';
 export { ApiKeyEntity, API_KEY_TABLE } from './keys/api-key.entity.js';
+export type { ClientPublicJwk } from './keys/api-key.entity.js';
 export type { KeyQuotaRefill, KeyRateLimit } from './keys/api-key.entity.js';
 export type {
   ApiKeySettings,
@@ -80,6 +81,7 @@ export {
   KEYBRIDGE_MIGRATIONS,
   CreateKeybridgeApiKeys1763800000000,
   CreateKeybridgeDenylist1763900000000,
+  AddKeybridgeClientKeys1764000000000,
 } from './migrations/index.js';
 
 // Access tokens and the OAuth endpoints

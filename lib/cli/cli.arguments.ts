@@ -16,6 +16,8 @@ Settings (create and update):
   --name <name>  --scopes <a,b>  --expires-in <30d>  --expires-at <ISO date | never>
   --allowed-ips <ip,cidr | any>  --allowed-referrers <host,origin | any>  --metadata <JSON object | none>
   --rate-limit <limit/window, e.g. 600/1m | default>  --remaining <n | none>  --quota-refill <amount/interval | none>
+  --public-key <file: JWK or PEM public key | none>   the client's key for private_key_jwt
+  --require-proof | --no-require-proof                refuse (or accept again) the key alone
 
 Every command:
   --module <file[#export]>   the app's compiled root module (default: KEYBRIDGE_MODULE, then the "keybridge"
@@ -51,6 +53,9 @@ const OPTIONS = {
   'rate-limit': { type: 'string' },
   remaining: { type: 'string' },
   'quota-refill': { type: 'string' },
+  'public-key': { type: 'string' },
+  'require-proof': { type: 'boolean', default: false },
+  'no-require-proof': { type: 'boolean', default: false },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -68,6 +73,9 @@ const SETTINGS: readonly OptionName[] = [
   'rate-limit',
   'remaining',
   'quota-refill',
+  'public-key',
+  'require-proof',
+  'no-require-proof',
 ];
 /** The options each command takes besides the common ones; anything else is a usage error, not ignored. */
 const ACCEPTED: Record<Verb, readonly OptionName[]> = {

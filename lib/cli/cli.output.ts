@@ -92,6 +92,11 @@ export function keyDetails(key: ApiKeyView): string {
     ['remaining', key.remaining === null ? 'no quota' : String(key.remaining)],
     ['quota refill', key.quotaRefill ? `${key.quotaRefill.amount}/${key.quotaRefill.intervalSeconds}s` : '-'],
     ['metadata', json(key.metadata)],
+    [
+      'public key',
+      key.publicKey ? `${key.publicKey.crv ?? key.publicKey.kty} ${key.publicKey.kid ?? ''}`.trim() : '-',
+    ],
+    ['require proof', key.requireProof ? 'yes' : 'no'],
     ['usage count', String(key.usageCount)],
     ['last used', instant(key.lastUsedAt, 'never')],
     ['created', instant(key.createdAt, '-')],

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { ApiKeySettings } from '../keys/api-key.types.js';
 import { UsageError, type CliValues, type OptionName } from './cli.arguments.js';
 
@@ -35,6 +36,14 @@ export function settingsOf(values: CliValues): ApiKeySettings {
     const [amount, interval] = pairOf('quota-refill', refill, '1000/1d');
     settings.quotaRefill = refill === 'none' ? null : { amount, interval };
   }
+  const publicKey = text('public-key');
+  if (publicKey !== undefined)
+    settings.publicKey = publicKey === 'none' ? null : fileOf('public-key', publicKey);
+  if (values['require-proof'] && values['no-require-proof']) {
+    throw new UsageError('Give --require-proof or --no-require-proof, not both.');
+  }
+  if (values['require-proof']) settings.requireProof = true;
+  if (values['no-require-proof']) settings.requireProof = false;
   return settings;
 }
 
@@ -57,6 +66,17 @@ function objectOf(text: string): Record<string, unknown> {
     throw new UsageError('--metadata must be a JSON object, such as \'{"team":"billing"}\', or none.');
   }
   return value as Record<string, unknown>;
+}
+
+/** The text of a file named on the command line; its content is never printed (it could be a private key). */
+function fileOf(name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `--${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+    );
+  }
 }
 
 function integerOf(name: string, text: string): number {

@@ -13,6 +13,23 @@ export interface ChangeContext extends EventClient {
   actor?: string;
 }
 
+/** How a client authenticated: RFC 6749 §2.3.1, RFC 7523 §2.2, or the API key header. */
+export type ClientAuthMethod =
+  'client_secret_basic' | 'client_secret_post' | 'api_key_header' | 'private_key_jwt';
+
+/** Why a client assertion (`private_key_jwt`) was refused; audited as `assertion_<reason>`. */
+export type AssertionRefusalReason =
+  | 'malformed'
+  | 'algorithm'
+  | 'no_registered_key'
+  | 'kid_mismatch'
+  | 'signature'
+  | 'expired'
+  | 'lifetime'
+  | 'audience'
+  | 'claims'
+  | 'replayed';
+
 export type KeybridgeEvent =
   | ({
       type: 'key.created';
@@ -37,8 +54,11 @@ export type KeybridgeEvent =
         | 'forbidden_referrer'
         | 'ambiguous_credentials'
         | 'client_id_mismatch'
+        | `assertion_${AssertionRefusalReason}`
         | `token_${InvalidTokenReason}`;
       keyId?: string;
+      /** At the OAuth endpoints: how the client tried to authenticate. */
+      authMethod?: ClientAuthMethod;
       at: Date;
     } & EventClient)
   | ({ type: 'auth.rate_limited'; keyId: string; limit: 'rate' | 'quota'; at: Date } & EventClient)
@@ -52,6 +72,8 @@ export type KeybridgeEvent =
       audience: readonly string[];
       expiresAt: Date;
       grant: 'client_credentials' | 'token_exchange';
+      /** How the client authenticated; absent for a token exchange without client authentication. */
+      authMethod?: ClientAuthMethod;
       at: Date;
     } & EventClient)
   | ({ type: 'token.revoked'; keyId: string; tokenId: string; at: Date } & EventClient);

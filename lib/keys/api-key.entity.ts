@@ -17,6 +17,21 @@ export interface KeyQuotaRefill {
 }
 
 /**
+ * A client's public JSON Web Key (RFC 7517): OKP Ed25519, EC P-256 or RSA, without private members.
+ *
+ * @publicApi
+ */
+export interface ClientPublicJwk {
+  kty: 'OKP' | 'EC' | 'RSA';
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+  kid?: string;
+}
+
+/**
  * One API key as stored. The key itself is never stored: `keyHash` is its HMAC-SHA-256 under the pepper.
  * Every column has an explicit type so the same entity maps onto PostgreSQL, MySQL/MariaDB and SQLite.
  * Instants are `Date`s in code and UTC epoch milliseconds in the table.
@@ -105,4 +120,12 @@ export class ApiKeyEntity {
   /** When a rotated key stops working; until then the old key and its replacement both work. */
   @Column({ name: 'grace_ends_at', type: 'bigint', nullable: true, transformer: epochMilliseconds })
   graceEndsAt!: Date | null;
+
+  /** The client's registered public key (a public JWK) for `private_key_jwt`; `null` for none. */
+  @Column({ name: 'public_key', type: 'simple-json', nullable: true })
+  publicKey!: ClientPublicJwk | null;
+
+  /** The key alone opens nothing: its client must prove possession of `publicKey`. */
+  @Column({ name: 'require_proof', type: 'boolean', default: false })
+  requireProof!: boolean;
 }

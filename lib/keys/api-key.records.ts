@@ -55,6 +55,8 @@ export function newKeyRecord(
     rotatedFromId: null,
     rotatedToId: null,
     graceEndsAt: null,
+    publicKey: settings.publicKey ?? null,
+    requireProof: settings.requireProof ?? false,
   };
   return { record, key };
 }

@@ -21,6 +21,7 @@ import type {
   VerifyResult,
 } from './api-key.types.js';
 import { graceOf, requireText, validateScopes, validateSettings } from './api-key.validation.js';
+import { checkProofSettings } from './public-key.validation.js';
 import { ApiKeyVerifier } from './api-key.verifier.js';
 import { UsageRecorder } from './usage.recorder.js';
 import { viewOf } from './api-key.view.js';
@@ -73,6 +74,7 @@ export class ApiKeyService implements OnModuleInit {
       { ...input, name: requireText(input.name, 'name'), scopes: validateScopes(input.scopes) },
       now,
     );
+    checkProofSettings(settings.publicKey ?? null, settings.requireProof ?? false);
     const environment = input.environment ?? this.options.defaultEnvironment;
     if (environment !== 'live' && environment !== 'test') {
       throw new InvalidArgumentError('environment must be "live" or "test".');
@@ -121,6 +123,10 @@ export class ApiKeyService implements OnModuleInit {
       throw new KeyConflictError(`API key "${id}" is revoked and can no longer be changed.`);
     const changed = Object.keys(changes);
     if (changed.length === 0) return this.toView(record, now);
+    checkProofSettings(
+      changes.publicKey !== undefined ? changes.publicKey : record.publicKey,
+      changes.requireProof ?? record.requireProof,
+    );
     if (changes.quotaRefill && !record.quotaRefill)
       Object.assign(changes, { quotaRefilledAt: new Date(now) });
     Object.assign(record, changes, { updatedAt: new Date(now) });

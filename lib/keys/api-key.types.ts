@@ -2,7 +2,7 @@ import type { Duration } from '../common/duration.util.js';
 import type { InvalidKeyReason } from '../errors.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { KeyEnvironment } from '../interfaces/key-prefixes.interface.js';
-import type { KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
+import type { KeyQuotaRefill, KeyRateLimit, ClientPublicJwk } from './api-key.entity.js';
 
 export type ApiKeyStatus = 'active' | 'expired' | 'revoked' | 'disabled';
 
@@ -33,6 +33,10 @@ export interface ApiKeyView {
   rotatedFromId: string | null;
   rotatedToId: string | null;
   graceEndsAt: Date | null;
+  /** The registered public key for `private_key_jwt`, as a public JWK. */
+  publicKey: ClientPublicJwk | null;
+  /** The key alone is refused: its client must sign with `publicKey`. */
+  requireProof: boolean;
 }
 
 /** A new key: the stored record plus the key itself, which is shown this once and never again. */
@@ -59,6 +63,13 @@ export interface ApiKeySettings {
   remaining?: number | null;
   /** Refill the quota to `amount` every `interval`. */
   quotaRefill?: { amount: number; interval: Duration } | null;
+  /**
+   * The client's public key for `private_key_jwt` (Ed25519, P-256 or RSA ≥ 2048 bits): a public JWK (object or
+   * JSON text) or a PEM `PUBLIC KEY`; `null` removes it.
+   */
+  publicKey?: ClientPublicJwk | Record<string, unknown> | string | null;
+  /** Refuse the key alone (at the token endpoint and as the key header): needs a `publicKey`. */
+  requireProof?: boolean;
 }
 
 export interface CreateApiKeyInput extends ApiKeySettings {

@@ -3,6 +3,7 @@ import { MAX_TIMER_MS, parseDuration, type Duration } from '../common/duration.u
 import { InvalidArgumentError } from '../errors.js';
 import { isValidCidr } from './ip-allowlist.matcher.js';
 import { isValidReferrerPattern } from './referrer.matcher.js';
+import { validatePublicKey } from './public-key.validation.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
 import type { ApiKeySettings } from './api-key.types.js';
 
@@ -25,6 +26,8 @@ export type SettingColumns = Pick<
   | 'rateLimit'
   | 'remaining'
   | 'quotaRefill'
+  | 'publicKey'
+  | 'requireProof'
 >;
 
 /**
@@ -66,6 +69,12 @@ export function validateSettings(input: ApiKeySettings, now: number): Partial<Se
     out.remaining = input.remaining;
   }
   if (input.quotaRefill !== undefined) out.quotaRefill = validateRefill(input.quotaRefill);
+  if (input.publicKey !== undefined) out.publicKey = validatePublicKey(input.publicKey);
+  if (input.requireProof !== undefined) {
+    if (typeof input.requireProof !== 'boolean')
+      throw new InvalidArgumentError('requireProof must be a boolean.');
+    out.requireProof = input.requireProof;
+  }
   return out;
 }
 

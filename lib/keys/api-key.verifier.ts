@@ -207,6 +207,11 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
       verified.refusal(now) ??
       (this.denylist.isKeyEntryRevoked(verified.denylistEntry, now) ? 'revoked' : undefined);
     if (refusal) throw new InvalidApiKeyError(refusal, this.options.challenge, verified.id);
+    // Every caller here presented the key itself, and for this key that alone opens nothing. A key header
+    // accompanied by a proof of the registered key (DPoP) is to be admitted before this point, not here.
+    if (verified.requireProof) {
+      throw new InvalidApiKeyError('proof_required', this.options.challenge, verified.id);
+    }
     return verified;
   }
 }

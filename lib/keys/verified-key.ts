@@ -3,7 +3,7 @@ import type { ApiKeyPrincipal, Principal } from '../interfaces/principal.interfa
 import { GrantedScopes } from '../scopes/scope.matcher.js';
 import { IpAllowList } from './ip-allowlist.matcher.js';
 import { ReferrerMatcher } from './referrer.matcher.js';
-import type { ApiKeyEntity, KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
+import type { ApiKeyEntity, ClientPublicJwk, KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
 
 /**
  * What the hot path needs to know about a stored key, prepared once per cache fill: the principal handed to
@@ -31,6 +31,10 @@ export class VerifiedKey {
   quotaRefilledAtMs: number;
   /** When the key stops working by itself (expiry or end of rotation grace), in ms; `null` for never. */
   readonly deadlineMs: number | null;
+  /** The client's registered key for `private_key_jwt`, or `null`. */
+  readonly publicKey: ClientPublicJwk | null;
+  /** The key alone is refused; checked on every key-header request, so kept as a plain boolean. */
+  readonly requireProof: boolean;
   private readonly revoked: boolean;
   private readonly disabled: boolean;
 
@@ -62,6 +66,8 @@ export class VerifiedKey {
     this.deadlineMs = deadline === null ? null : deadline - clockOffsetMs;
     this.revoked = record.revokedAt !== null;
     this.disabled = record.disabledAt !== null;
+    this.publicKey = record.publicKey ? Object.freeze({ ...record.publicKey }) : null;
+    this.requireProof = record.requireProof === true;
   }
 
   /** Why the key cannot be used at `now`, or `undefined` when it can. */

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
+import { ASSERTION_SIGNING_ALGORITHMS } from './client-assertion.verifier.js';
 import { GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE } from './oauth.constants.js';
 import { ScopeCatalog } from '../scopes/scope.catalog.js';
 
-const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
 
 /** RFC 8414 authorization-server metadata, built from the options and the app's `@Scopes()`. */
 @Injectable()
@@ -38,6 +39,9 @@ export class AuthorizationServerMetadata {
         token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
         revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
         introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+        token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGORITHMS],
+        revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGORITHMS],
+        introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGORITHMS],
         // RFC 9068 tokens, signed with the configured algorithms.
         access_token_signing_alg_values_supported: [...keys.algorithms],
       };

@@ -1,18 +1,26 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { OAuthError } from '../errors.js';
+import type { ClientAuthMethod } from '../interfaces/keybridge-event.interface.js';
+import { JWT_BEARER_ASSERTION_TYPE } from './client-assertion.verifier.js';
 import type { OAuthParams } from './oauth.params.js';
 
-/** How a client presented its key (RFC 6749 §2.3.1, plus the key header). */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'api_key_header';
+export type { ClientAuthMethod } from '../interfaces/keybridge-event.interface.js';
 
 /** The credentials a client presented, not yet checked. */
-export interface PresentedClient {
-  method: ClientAuthMethod;
-  /** The `client_id` the client claims to be, if it said (required with Basic and POST). */
-  clientId: string | undefined;
-  /** The API key. */
-  secret: string;
-}
+export type PresentedClient =
+  | {
+      method: Exclude<ClientAuthMethod, 'private_key_jwt'>;
+      /** The `client_id` the client claims to be, if it said (required with Basic and POST). */
+      clientId: string | undefined;
+      /** The API key. */
+      secret: string;
+    }
+  | {
+      method: 'private_key_jwt';
+      clientId: string | undefined;
+      /** The signed JWT (RFC 7523 §2.2); never logged or echoed. */
+      assertion: string;
+    };
 
 /** The challenge sent with a 401 `invalid_client` from the OAuth endpoints. */
 export function basicChallenge(realm: string): string {
@@ -42,6 +50,10 @@ export function presentedClient(
   if (secret !== undefined) {
     found.push({ method: 'client_secret_post', clientId: params.get('client_id'), secret });
   }
+  const assertion = clientAssertion(params);
+  if (assertion !== undefined) {
+    found.push({ method: 'private_key_jwt', clientId: params.get('client_id'), assertion });
+  }
   const key = headers[apiKeyHeader];
   if (typeof key === 'string' && key.trim() !== '') {
     found.push({ method: 'api_key_header', clientId: params.get('client_id'), secret: key.trim() });
@@ -62,6 +74,20 @@ export function presentedClient(
     }
   }
   return client;
+}
+
+/** A `client_assertion` with its type, or `undefined`; either one without the other is `invalid_request`. */
+function clientAssertion(params: OAuthParams): string | undefined {
+  const type = params.get('client_assertion_type');
+  const assertion = params.get('client_assertion');
+  if (type === undefined && assertion === undefined) return undefined;
+  if (type !== JWT_BEARER_ASSERTION_TYPE) {
+    throw new OAuthError('invalid_request', `client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}.`);
+  }
+  if (assertion === undefined || assertion === '') {
+    throw new OAuthError('invalid_request', 'client_assertion_type was sent without client_assertion.');
+  }
+  return assertion;
 }
 
 /** RFC 6749 §2.3.1: `base64(urlencode(client_id) ":" urlencode(client_secret))`. */

@@ -9,6 +9,7 @@ import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.inter
 import { ApiKeyVerifier } from '../keys/api-key.verifier.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import { KeyLimitsService } from '../limits/key-limits.service.js';
+import { AssertionRefusal, ClientAssertionVerifier } from './client-assertion.verifier.js';
 import { basicChallenge, presentedClient, type PresentedClient } from './client-credentials.reader.js';
 import type { OAuthParams } from './oauth.params.js';
 import type { OAuthRequest } from './oauth.responder.js';
@@ -25,6 +26,7 @@ export class OAuthClientAuthenticator {
     private readonly limits: KeyLimitsService,
     private readonly authenticator: RequestAuthenticator,
     private readonly events: KeybridgeEventEmitter,
+    private readonly assertions: ClientAssertionVerifier,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {}
 
@@ -44,7 +46,7 @@ export class OAuthClientAuthenticator {
     if (client) return client;
     throw new OAuthError(
       'invalid_client',
-      'Authenticate with HTTP Basic (client_id = key id, client_secret = key), client_secret_post, or the API key header.',
+      'Authenticate with HTTP Basic (client_id = key id, client_secret = key), client_secret_post, private_key_jwt, or the API key header.',
       HttpStatus.UNAUTHORIZED,
       { 'WWW-Authenticate': basicChallenge(this.options.realm) },
     );
@@ -62,12 +64,16 @@ export class OAuthClientAuthenticator {
       new OAuthError('invalid_client', 'Client authentication failed.', HttpStatus.UNAUTHORIZED, {
         'WWW-Authenticate': challenge,
       });
+    const authMethod = client.method;
     let key: VerifiedKey;
     try {
-      key = await this.keys.authenticate(client.secret, this.authenticator.throttleGate, request);
+      key =
+        client.method === 'private_key_jwt'
+          ? await this.signedClient(client.assertion, client.clientId, request)
+          : await this.keys.authenticate(client.secret, this.authenticator.throttleGate, request);
     } catch (error) {
-      if (!(error instanceof InvalidApiKeyError)) throw error;
-      this.noteFailure(error, request, ip);
+      if (!(error instanceof InvalidApiKeyError || error instanceof AssertionRefusal)) throw error;
+      this.noteFailure(error, request, ip, authMethod);
       throw invalid();
     }
     if (client.clientId !== undefined && client.clientId !== key.id) {
@@ -76,6 +82,7 @@ export class OAuthClientAuthenticator {
         reason: 'client_id_mismatch',
         keyId: key.id,
         ip,
+        authMethod,
         at: new Date(this.options.clock()),
       });
       throw invalid();
@@ -130,14 +137,30 @@ export class OAuthClientAuthenticator {
     }
   }
 
+  /** `private_key_jwt`: the throttle applies before the key is read, as for a secret. */
+  private signedClient(
+    assertion: string,
+    clientId: string | undefined,
+    request: OAuthRequest,
+  ): Promise<VerifiedKey> {
+    this.authenticator.throttleGate?.(request);
+    return this.assertions.verify(assertion, clientId);
+  }
+
   /** A refused key: audited with its precise reason, and counted against the client's address. */
-  private noteFailure(error: InvalidApiKeyError, request: OAuthRequest, ip: string | undefined): void {
+  private noteFailure(
+    error: InvalidApiKeyError | AssertionRefusal,
+    request: OAuthRequest,
+    ip: string | undefined,
+    authMethod?: PresentedClient['method'],
+  ): void {
     this.authenticator.countFailure(request);
     this.events.emit({
       type: 'auth.failed',
       reason: error.reason,
       keyId: error.keyId,
       ip,
+      ...(authMethod ? { authMethod } : {}),
       at: new Date(this.options.clock()),
     });
   }

@@ -1,6 +1,7 @@
 import type { Provider, Type } from '@nestjs/common';
 import type { OAuthRoutes } from '../interfaces/api-key-options.interface.js';
 import { AuthorizationServerMetadata } from './authorization-server.metadata.js';
+import { ClientAssertionVerifier } from './client-assertion.verifier.js';
 import { OAuthClientAuthenticator } from './client.authenticator.js';
 import { IntrospectionEndpoint } from './introspection.endpoint.js';
 import { createOAuthController } from './oauth.controller.js';
@@ -15,6 +16,7 @@ import { TokenEndpoint } from './token.endpoint.js';
 export const OAUTH_PROVIDERS: Provider[] = [
   OAuthResponder,
   OAuthClientAuthenticator,
+  ClientAssertionVerifier,
   OAuthLimits,
   TokenEndpoint,
   RevocationEndpoint,

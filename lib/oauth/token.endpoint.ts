@@ -1,3 +1,4 @@
+import type { ClientAuthMethod } from '../interfaces/keybridge-event.interface.js';
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
@@ -54,12 +55,9 @@ export class TokenEndpoint {
     params: OAuthParams,
     ip: string | undefined,
   ): Promise<OAuthResponse> {
-    const key = await this.clients.authenticate(
-      this.clients.requireClient(this.clients.presented(request, params)),
-      request,
-      ip,
-    );
-    return this.issue(key, params, ip, 'client_credentials');
+    const client = this.clients.requireClient(this.clients.presented(request, params));
+    const key = await this.clients.authenticate(client, request, ip);
+    return this.issue(key, params, ip, 'client_credentials', client.method);
   }
 
   private async tokenExchange(
@@ -87,7 +85,7 @@ export class TokenEndpoint {
       throw new OAuthError('invalid_request', 'The subject_token belongs to another client.');
     }
     if (!client) this.clients.checkOrigin(key, request, ip);
-    return this.issue(key, params, ip, 'token_exchange');
+    return this.issue(key, params, ip, 'token_exchange', presented?.method);
   }
 
   /**
@@ -99,6 +97,7 @@ export class TokenEndpoint {
     params: OAuthParams,
     ip: string | undefined,
     grant: 'client_credentials' | 'token_exchange',
+    authMethod: ClientAuthMethod | undefined,
   ): Promise<OAuthResponse> {
     const scopes = this.requestedScopes(key, params.get('scope'));
     const audience = this.requestedAudience(params);
@@ -120,6 +119,7 @@ export class TokenEndpoint {
       audience,
       expiresAt: new Date(minted.claims.exp * 1000),
       grant,
+      ...(authMethod ? { authMethod } : {}),
       ip,
       at: new Date(this.options.clock()),
     });

@@ -29,10 +29,16 @@ const string = (description: string, extra: SchemaObject = {}): SchemaObject => 
   ...extra,
 });
 
-/** `client_secret_post` credentials, accepted by every endpoint that authenticates a client. */
+/** `client_secret_post` and `private_key_jwt` credentials, accepted by every endpoint that authenticates a client. */
 const CLIENT_FIELDS: Record<string, SchemaObject> = {
   client_id: string('The key id (client_secret_post, or the key a token exchange must belong to).'),
   client_secret: string('The API key (client_secret_post).', { format: 'password' }),
+  client_assertion_type: string('private_key_jwt (RFC 7523 §2.2).', {
+    enum: ['urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
+  }),
+  client_assertion: string('A JWT signed with the key registered on the API key (private_key_jwt).', {
+    format: 'password',
+  }),
 };
 
 const TOKEN_HINT = string('RFC 7009 hint; the endpoint works out the kind of token itself.', {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import request from 'supertest';
 import { targetMatrix } from './support/databases.js';
 import { startSampleApp, type RunningApp } from './support/sample-app.js';
@@ -81,6 +82,29 @@ describe.each(targetMatrix())('key administration over HTTP (%s)', (_label, data
       .expect(200);
     expect(updated.body.scopes).toEqual(['orders:read', 'orders:write']);
     await as(key).post('/orders').send({ item: 'pen', quantity: 3 }).expect(201);
+  });
+
+  it('registers a public key, requires proof, and refuses a private key without quoting it', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const jwk = publicKey.export({ format: 'jwk' });
+    const { id, key } = (
+      await as(admin)
+        .post('/keys')
+        .send({ name: 'agent', scopes: ['orders:read'], publicKey: jwk })
+        .expect(201)
+    ).body;
+    await as(key).get('/orders').expect(200);
+    const updated = await as(admin).patch(`/keys/${id}`).send({ requireProof: true }).expect(200);
+    expect(updated.body).toMatchObject({
+      publicKey: { kty: 'OKP', crv: 'Ed25519', x: jwk.x },
+      requireProof: true,
+    });
+    await as(key).get('/orders').expect(401);
+    const privateJwk = privateKey.export({ format: 'jwk' });
+    const refused = await as(admin).patch(`/keys/${id}`).send({ publicKey: privateJwk }).expect(400);
+    expect(refused.body).toMatchObject({ code: 'invalid_argument' });
+    expect(refused.text).not.toContain(privateJwk.d);
+    await as(admin).patch(`/keys/${id}`).send({ requireProof: 'yes' }).expect(400);
   });
 
   it('revokes a key at once and keeps it out of the default list', async () => {

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { CreatedApiKey } from 'nestjs-keybridge';
@@ -172,6 +175,55 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %
     expect((await keys(databaseUrl, 'enable', rotated.id)).stdout).toContain(`Enabled ${rotated.id}`);
     running.clock.now += 10_000;
     await withKey(running, rotated).expect(200);
+  });
+
+  it('registers a public key from a file and requires proof with --require-proof, never printing the file', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const dir = mkdtempSync(join(tmpdir(), 'keybridge-cli-'));
+    const pemFile = join(dir, 'client.pub.pem');
+    writeFileSync(pemFile, publicKey.export({ format: 'pem', type: 'spki' }) as string);
+    const created = await keys(
+      databaseUrl,
+      'create',
+      '--name',
+      'agent',
+      '--scopes',
+      'orders:read',
+      '--public-key',
+      pemFile,
+      '--json',
+    );
+    expect(created.code).toBe(0);
+    const { id, key } = JSON.parse(created.stdout) as CreatedApiKey;
+    await withKey(running, { key }).expect(200);
+    const updated = await keys(databaseUrl, 'update', id, '--require-proof', '--json');
+    expect(updated.code).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({
+      publicKey: { kty: 'EC', crv: 'P-256' },
+      requireProof: true,
+    });
+    // The running app reads the same row (its cache aside): the flag is stored, not only printed.
+    expect(await running.keys.get(id)).toMatchObject({ requireProof: true, publicKey: { kty: 'EC' } });
+    const shown = await keys(databaseUrl, 'get', id);
+    expect(shown.stdout).toMatch(/public key +P-256\n/);
+    expect(shown.stdout).toMatch(/require proof +yes\n/);
+    const back = await keys(databaseUrl, 'update', id, '--no-require-proof', '--json');
+    expect(JSON.parse(back.stdout)).toMatchObject({ requireProof: false });
+
+    const privateFile = join(dir, 'client.key.pem');
+    const privatePem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+    writeFileSync(privateFile, privatePem);
+    const refused = await keys(databaseUrl, 'update', id, '--public-key', privateFile);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('invalid_argument');
+    const missing = await keys(databaseUrl, 'update', id, '--public-key', join(dir, 'absent.pem'));
+    expect(missing.code).toBe(2);
+    const both = await keys(databaseUrl, 'update', id, '--require-proof', '--no-require-proof');
+    expect(both.code).toBe(2);
+    for (const output of [created, updated, refused, missing, both]) {
+      expect(`${output.stdout}${output.stderr}`).not.toContain(privatePem.split('\n')[1]);
+      expect(output.stderr).not.toMatch(/\n\s+at /);
+    }
   });
 
   it('explains bad usage and unknown ids without a stack trace', async () => {

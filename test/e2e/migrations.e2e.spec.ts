@@ -35,6 +35,7 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('migrations on
       expect(applied.map((m) => m.name)).toEqual([
         'CreateKeybridgeApiKeys1763800000000',
         'CreateKeybridgeDenylist1763900000000',
+        'AddKeybridgeClientKeys1764000000000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);
@@ -44,6 +45,8 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('migrations on
       await runner.release();
       expect(table?.indices.find((i) => i.name === 'UQ_keybridge_api_keys_key_hash')?.isUnique).toBe(true);
 
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      expect(await dataSource.createQueryRunner().hasColumn('keybridge_api_keys', 'public_key')).toBe(false);
       await dataSource.undoLastMigration({ transaction: 'each' });
       expect(await dataSource.createQueryRunner().hasTable('keybridge_denylist')).toBe(false);
       await dataSource.undoLastMigration({ transaction: 'each' });

@@ -177,6 +177,7 @@ describe.each(ADAPTERS)('POST /oauth/token on SQLite (%s)', (adapter) => {
           audience: [ISSUER],
           expiresAt: new Date((payload.exp as number) * 1000),
           grant: 'client_credentials',
+          authMethod: 'client_secret_basic',
           ip: '127.0.0.1',
           at: expect.any(Date),
         },
