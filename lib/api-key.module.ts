@@ -22,10 +22,11 @@ import { ApiKeyService } from './keys/api-key.service.js';
 import { KeyLimitsService } from './limits/key-limits.service.js';
 import { OAuthService } from './oauth/oauth.service.js';
 import { OAUTH_PROVIDERS, oauthControllers } from './oauth/oauth.providers.js';
+import { ReplayEntryEntity } from './replay/replay-entry.entity.js';
 import { AccessTokenService } from './tokens/access-token.service.js';
 
 /** The entities the module stores, for apps that list entities by hand instead of `autoLoadEntities`. */
-export const KEYBRIDGE_ENTITIES = [ApiKeyEntity, DenylistEntryEntity] as const;
+export const KEYBRIDGE_ENTITIES = [ApiKeyEntity, DenylistEntryEntity, ReplayEntryEntity] as const;
 
 const EXPORTED = [
   ApiKeyService,

@@ -82,6 +82,7 @@ export {
   CreateKeybridgeApiKeys1763800000000,
   CreateKeybridgeDenylist1763900000000,
   AddKeybridgeClientKeys1764000000000,
+  CreateKeybridgeReplay1764100000000,
 } from './migrations/index.js';
 
 // Access tokens and the OAuth endpoints
@@ -114,6 +115,7 @@ export { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
 export type { DatabaseDenylistOptions } from './denylist/database-denylist.store.js';
 export { RedisDenylistStore } from './denylist/redis-denylist.store.js';
 export { DenylistEntryEntity, DENYLIST_TABLE } from './denylist/denylist-entry.entity.js';
+export { ReplayEntryEntity, REPLAY_TABLE } from './replay/replay-entry.entity.js';
 
 // Health (the @nestjs/terminus indicator is in the `nestjs-keybridge/health` entry point)
 export { KeybridgeHealthProbe, type KeybridgeHealthReport } from './health/keybridge.health-probe.js';

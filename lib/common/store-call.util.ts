@@ -27,17 +27,39 @@ const TRANSIENT_SQLSTATES: ReadonlySet<string> = new Set(['40001', '40P01', '55P
 const TRANSIENT_MYSQL_ERRNOS: ReadonlySet<number> = new Set([1213, 1205]);
 
 export function isTransientReadError(error: unknown): boolean {
+  const { code, errno } = driverCodes(error);
+  return (
+    (typeof code === 'string' && TRANSIENT_SQLSTATES.has(code)) ||
+    (typeof errno === 'number' && TRANSIENT_MYSQL_ERRNOS.has(errno))
+  );
+}
+
+/**
+ * Whether a failed insert was refused for an existing primary or unique key: PostgreSQL 23505, MySQL/MariaDB
+ * ER_DUP_ENTRY (1062), SQLite SQLITE_CONSTRAINT_PRIMARYKEY / _UNIQUE. Any other failure is no answer.
+ */
+export function isDuplicateKeyError(error: unknown): boolean {
+  const { code, errno } = driverCodes(error);
+  return (
+    code === '23505' ||
+    code === 'ER_DUP_ENTRY' ||
+    errno === 1062 ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE'
+  );
+}
+
+/** The driver's code and errno, from TypeORM's `QueryFailedError` or the driver's own error. */
+function driverCodes(error: unknown): { code: unknown; errno: unknown } {
   const failure = error as {
     code?: unknown;
     errno?: unknown;
     driverError?: { code?: unknown; errno?: unknown };
   };
-  const code = failure?.driverError?.code ?? failure?.code;
-  const errno = failure?.driverError?.errno ?? failure?.errno;
-  return (
-    (typeof code === 'string' && TRANSIENT_SQLSTATES.has(code)) ||
-    (typeof errno === 'number' && TRANSIENT_MYSQL_ERRNOS.has(errno))
-  );
+  return {
+    code: failure?.driverError?.code ?? failure?.code,
+    errno: failure?.driverError?.errno ?? failure?.errno,
+  };
 }
 
 /**

@@ -27,7 +27,13 @@ describeOnPostgres('a key read refused by a lock timeout (postgres)', () => {
   beforeAll(async () => {
     admin = new DataSource({ type: 'postgres', url: postgresUrl });
     await admin.initialize();
-    for (const table of ['keybridge_api_keys', 'keybridge_denylist', 'migrations', 'sample_orders']) {
+    for (const table of [
+      'keybridge_api_keys',
+      'keybridge_denylist',
+      'keybridge_replay',
+      'migrations',
+      'sample_orders',
+    ]) {
       await admin.query(`DROP TABLE IF EXISTS ${table}`);
     }
     const separator = postgresUrl!.includes('?') ? '&' : '?';

@@ -36,14 +36,21 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('migrations on
         'CreateKeybridgeApiKeys1763800000000',
         'CreateKeybridgeDenylist1763900000000',
         'AddKeybridgeClientKeys1764000000000',
+        'CreateKeybridgeReplay1764100000000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);
 
       const runner = dataSource.createQueryRunner();
       const table = await runner.getTable('keybridge_api_keys');
-      await runner.release();
       expect(table?.indices.find((i) => i.name === 'UQ_keybridge_api_keys_key_hash')?.isUnique).toBe(true);
+      const replay = await runner.getTable('keybridge_replay');
+      expect(replay?.primaryColumns.map((c) => c.name)).toEqual(['id']);
+      expect(replay?.indices.map((i) => i.name)).toContain('IDX_keybridge_replay_expires_at');
+      await runner.release();
+
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      expect(await dataSource.createQueryRunner().hasTable('keybridge_replay')).toBe(false);
 
       await dataSource.undoLastMigration({ transaction: 'each' });
       expect(await dataSource.createQueryRunner().hasColumn('keybridge_api_keys', 'public_key')).toBe(false);

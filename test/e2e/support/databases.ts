@@ -9,7 +9,13 @@ export interface DatabaseTarget {
   fresh(): Promise<string>;
 }
 
-const TABLES = ['sample_orders', 'keybridge_api_keys', 'keybridge_denylist', 'migrations'];
+const TABLES = [
+  'sample_orders',
+  'keybridge_api_keys',
+  'keybridge_denylist',
+  'keybridge_replay',
+  'migrations',
+];
 
 async function dropTables(type: 'postgres' | 'mysql', url: string): Promise<void> {
   const dataSource = new DataSource({ type, url });
