@@ -39,8 +39,9 @@ import { KeyRateLimiter } from './limits/key-rate.limiter.js';
 import { resolveOptions } from './options/options.resolver.js';
 import { KeyChangeFeed } from './redis/key-change.feed.js';
 import { RedisConnection } from './redis/redis.connection.js';
-import { MemoryReplayCache } from './replay/memory-replay.cache.js';
+import { DatabaseReplayCache } from './replay/database-replay.cache.js';
 import { RedisReplayCache } from './replay/redis-replay.cache.js';
+import { ReplayEntryEntity } from './replay/replay-entry.entity.js';
 import { ScopeCatalog } from './scopes/scope.catalog.js';
 import { AccessTokenService } from './tokens/access-token.service.js';
 
@@ -130,9 +131,15 @@ export function createApiKeyProviders(extras: Pick<ApiKeyModuleExtras, 'dataSour
     },
     {
       provide: ASSERTION_REPLAY_CACHE,
-      useFactory: (options: ResolvedApiKeyOptions, redis: RedisConnection | null) =>
-        redis ? new RedisReplayCache(redis, options.storeTimeoutMs) : new MemoryReplayCache(options.clock),
-      inject: [RESOLVED_OPTIONS, REDIS_CONNECTION],
+      // Shared by every instance either way: Redis when configured, else the database they already share.
+      useFactory: (options: ResolvedApiKeyOptions, dataSource: DataSource, redis: RedisConnection | null) =>
+        redis
+          ? new RedisReplayCache(redis, options.storeTimeoutMs)
+          : new DatabaseReplayCache(dataSource.getRepository(ReplayEntryEntity), {
+              timeoutMs: options.storeTimeoutMs,
+              clock: options.clock,
+            }),
+      inject: [RESOLVED_OPTIONS, dataSourceToken, REDIS_CONNECTION],
     },
     {
       provide: REQUEST_RATE_LIMITER,

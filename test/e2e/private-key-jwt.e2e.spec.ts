@@ -4,7 +4,7 @@ import * as oauth from 'oauth4webapi';
 import request from 'supertest';
 import type { CreatedApiKey, KeybridgeEvent } from 'nestjs-keybridge';
 import { freePort, startApp, type RunningApp } from './support/app-starter.js';
-import { sqlite, targetMatrix } from './support/databases.js';
+import { databaseTargets, sqlite, targetMatrix } from './support/databases.js';
 import { basic, encodeJwt, expectOAuthError, form, TOKEN_PATH } from './support/oauth.js';
 import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
 
@@ -336,25 +336,56 @@ describe.each(targetMatrix())('private_key_jwt on %s', (_name, database, adapter
   });
 });
 
-/** Two instances on one Redis prefix: an assertion accepted by one is refused by the other. */
-(REDIS_URL ? describe : describe.skip)('private_key_jwt replay across instances on Redis', () => {
+interface SharedStore {
+  databaseUrl: string;
+  options: object;
+  done(): Promise<void>;
+}
+
+/** The stores instances share to accept each assertion once: Redis when configured, else their database. */
+function sharedReplayStores(): [string, () => Promise<SharedStore>][] {
+  const stores: [string, () => Promise<SharedStore>][] = [];
+  const redisUrl = REDIS_URL;
+  if (redisUrl) {
+    stores.push([
+      'one Redis prefix',
+      async () => {
+        const prefix = uniqueRedisPrefix();
+        return {
+          databaseUrl: await sqlite.fresh(),
+          options: { redis: { connection: redisUrl, keyPrefix: prefix } },
+          done: () => clearRedisPrefix(redisUrl, prefix),
+        };
+      },
+    ]);
+  }
+  for (const target of databaseTargets()) {
+    stores.push([
+      `one ${target.name} database without Redis`,
+      async () => ({ databaseUrl: await target.fresh(), options: {}, done: async () => undefined }),
+    ]);
+  }
+  return stores;
+}
+
+/** Two instances sharing a replay store: an assertion accepted by one is refused by the other. */
+describe.each(sharedReplayStores())('private_key_jwt replay across instances on %s', (_name, store) => {
   const ISSUER = 'http://api.keybridge.test';
   let a: RunningApp;
   let b: RunningApp;
-  let prefix: string;
+  let done: () => Promise<void>;
 
   beforeAll(async () => {
-    prefix = uniqueRedisPrefix();
-    const databaseUrl = await sqlite.fresh();
-    const options = { redis: { connection: REDIS_URL!, keyPrefix: prefix } };
-    a = await startApp('express', databaseUrl, options, { issuer: ISSUER });
-    b = await startApp('fastify', databaseUrl, options, { issuer: ISSUER });
+    const shared = await store();
+    done = shared.done;
+    a = await startApp('express', shared.databaseUrl, shared.options, { issuer: ISSUER });
+    b = await startApp('fastify', shared.databaseUrl, shared.options, { issuer: ISSUER });
   });
 
   afterAll(async () => {
     await a?.close();
     await b?.close();
-    await clearRedisPrefix(REDIS_URL!, prefix);
+    await done?.();
   });
 
   it('accepts the assertion once, on whichever instance sees it first', async () => {
