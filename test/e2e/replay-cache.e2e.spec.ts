@@ -1,4 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { SignJWT, type CryptoKey as JoseKey } from 'jose';
+import request from 'supertest';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   AuthUnavailableError,
@@ -7,7 +9,9 @@ import {
   ReplayEntryEntity,
 } from 'nestjs-keybridge';
 import { DatabaseReplayCache } from '../../lib/replay/database-replay.cache.js';
+import { freePort, startApp, type RunningApp } from './support/app-starter.js';
 import { databaseTargets, sqlite, type DatabaseTarget } from './support/databases.js';
+import { expectOAuthError, form, TOKEN_PATH } from './support/oauth.js';
 import { TcpProxy, throughProxy } from './support/tcp-proxy.js';
 
 const TTL_MS = 60_000;
@@ -150,3 +154,55 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))(
     );
   },
 );
+
+/** Over HTTP, without Redis: when the replay table cannot answer, the token endpoint fails closed. */
+describe('private_key_jwt without Redis when the replay table cannot answer', () => {
+  let running: RunningApp;
+
+  beforeAll(async () => {
+    running = await startApp('express', await sqlite.fresh(), {}, { port: await freePort() });
+  });
+
+  afterAll(async () => {
+    await running?.close();
+  });
+
+  it('answers 503 temporarily_unavailable, never accepts the assertion, and never echoes it', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const key = await running.keys.create({
+      name: 'agent',
+      scopes: ['orders:read'],
+      publicKey: publicKey.export({ format: 'jwk' }),
+    });
+    const now = Math.floor(running.clock.now / 1000);
+    const sign = () =>
+      new SignJWT({
+        iss: key.id,
+        sub: key.id,
+        aud: running.issuer,
+        jti: randomUUID(),
+        iat: now,
+        exp: now + 60,
+      })
+        .setProtectedHeader({ alg: 'EdDSA' })
+        .sign(privateKey as unknown as JoseKey);
+    const send = (assertion: string) =>
+      request(running.url)
+        .post(TOKEN_PATH)
+        .type('form')
+        .send(
+          form({
+            grant_type: 'client_credentials',
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: assertion,
+          }),
+        );
+    await send(await sign()).expect(200);
+
+    await running.app.get(DataSource).query('DROP TABLE keybridge_replay');
+    const sent = await sign();
+    const refused = await send(sent);
+    expectOAuthError(refused, 503, 'temporarily_unavailable', [sent]);
+    expect(JSON.stringify(running.events)).not.toContain(sent);
+  });
+});
