@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../interfaces/principal.interface.js';
+import type { McpAuthInfo } from './mcp-tool.scopes.js';
+
+/** The part of the SDK's `McpServer` a request is served with. */
+export interface McpConnectableServer {
+  connect(transport: never): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Express's request, or Fastify's with `raw`; the guard has set `user` and the body is parsed. */
+interface HttpRequestLike {
+  raw?: IncomingMessage;
+  body?: unknown;
+  user?: Principal;
+}
+
+/** Express's response, or Fastify's reply with `raw` and `hijack()`. */
+interface HttpResponseLike {
+  raw?: ServerResponse;
+  hijack?: () => void;
+}
+
+const SDK_TRANSPORT = '@modelcontextprotocol/sdk/server/streamableHttp.js';
+
+/**
+ * What a tool sees of its caller as `extra.authInfo`: the principal's key id and scopes. `token` is the
+ * token's `jti` (or the key id): an identifier, never the credential itself.
+ *
+ * @publicApi
+ */
+export function mcpAuthInfo(principal: Principal): McpAuthInfo {
+  return {
+    token: principal.type === 'access_token' ? principal.tokenId : principal.keyId,
+    clientId: principal.keyId,
+    scopes: [...principal.scopes],
+    ...(principal.type === 'access_token'
+      ? { expiresAt: Math.floor(principal.expiresAt.getTime() / 1000) }
+      : {}),
+    extra: { subject: principal.subject, credential: principal.type },
+  };
+}
+
+/**
+ * Serves one HTTP request of a guarded route with `server` over a stateless Streamable HTTP transport of
+ * `@modelcontextprotocol/sdk` (loaded here, so the SDK is needed only by apps that serve MCP), the guard's
+ * principal passed to the tools as `authInfo`. The server and transport are closed when the response is.
+ * Works on Express and Fastify; the handler must take the response with `@Res()`.
+ *
+ * @publicApi
+ */
+export async function serveMcp(
+  server: McpConnectableServer,
+  request: HttpRequestLike,
+  response: HttpResponseLike,
+): Promise<void> {
+  const { StreamableHTTPServerTransport } = (await import(SDK_TRANSPORT)) as {
+    StreamableHTTPServerTransport: new (options: { sessionIdGenerator: undefined }) => {
+      handleRequest(req: IncomingMessage, res: ServerResponse, body?: unknown): Promise<void>;
+      close(): Promise<void>;
+    };
+  };
+  const req = (request.raw ?? request) as IncomingMessage & { auth?: McpAuthInfo };
+  const res = (response.raw ?? response) as ServerResponse;
+  response.hijack?.();
+  if (request.user) req.auth = mcpAuthInfo(request.user);
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+  res.on('close', () => {
+    void transport.close();
+    void server.close();
+  });
+  await server.connect(transport as never);
+  await transport.handleRequest(req, res, request.body);
+}
