@@ -11,6 +11,7 @@ export interface McpConnectableServer {
 /** Express's request, or Fastify's with `raw`; the guard has set `user` and the body is parsed. */
 interface HttpRequestLike {
   raw?: IncomingMessage;
+  method?: string;
   body?: unknown;
   user?: Principal;
 }
@@ -41,16 +42,24 @@ export function mcpAuthInfo(principal: Principal): McpAuthInfo {
   };
 }
 
+/** Stateless: no stream to resume with GET, no session to end with DELETE (as the SDK's own example answers). */
+const NOT_ALLOWED = JSON.stringify({
+  jsonrpc: '2.0',
+  error: { code: -32000, message: 'Method not allowed.' },
+  id: null,
+});
+
 /**
- * Serves one HTTP request of a guarded route with `server` over a stateless Streamable HTTP transport of
- * `@modelcontextprotocol/sdk` (loaded here, so the SDK is needed only by apps that serve MCP), the guard's
- * principal passed to the tools as `authInfo`. The server and transport are closed when the response is.
- * Works on Express and Fastify; the handler must take the response with `@Res()`.
+ * Serves one HTTP request of a guarded route (`@All()`, the response taken with `@Res()`) with a server made
+ * by `makeServer`, over a stateless Streamable HTTP transport of `@modelcontextprotocol/sdk` (loaded here, so
+ * the SDK is needed only by apps that serve MCP), the guard's principal passed to the tools as `authInfo`.
+ * A POST is served; any other method is answered 405 `Allow: POST`. The server and transport are closed with
+ * the response. Works on Express and Fastify.
  *
  * @publicApi
  */
 export async function serveMcp(
-  server: McpConnectableServer,
+  makeServer: () => McpConnectableServer,
   request: HttpRequestLike,
   response: HttpResponseLike,
 ): Promise<void> {
@@ -63,7 +72,12 @@ export async function serveMcp(
   const req = (request.raw ?? request) as IncomingMessage & { auth?: McpAuthInfo };
   const res = (response.raw ?? response) as ServerResponse;
   response.hijack?.();
+  if (req.method !== 'POST') {
+    res.writeHead(405, { allow: 'POST', 'content-type': 'application/json' }).end(NOT_ALLOWED);
+    return;
+  }
   if (request.user) req.auth = mcpAuthInfo(request.user);
+  const server = makeServer();
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
   res.on('close', () => {
     void transport.close();

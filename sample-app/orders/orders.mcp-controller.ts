@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { All, Controller, Req, Res } from '@nestjs/common';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { McpEndpoint, McpToolScopes, Scopes, serveMcp, type McpAuthInfo } from 'nestjs-keybridge';
@@ -30,18 +30,9 @@ function json(value: unknown): { content: { type: 'text'; text: string }[] } {
 export class OrdersMcpController {
   constructor(private readonly orders: OrdersService) {}
 
-  @Post()
+  @All()
   async serve(@Req() request: never, @Res() response: never): Promise<void> {
-    await serveMcp(this.server(), request, response);
-  }
-
-  /** Stateless: there is no stream to resume and no session to end. */
-  @Get()
-  @Delete()
-  @HttpCode(405)
-  @Header('Allow', 'POST')
-  noSession(): object {
-    return { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null };
+    await serveMcp(() => this.server(), request, response);
   }
 
   private server(): McpServer {

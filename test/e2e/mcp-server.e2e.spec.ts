@@ -96,6 +96,15 @@ describe.each(targetMatrix())('MCP server on %s', (_name, database, adapter) => 
     ]);
     // The client holds a token, not the key: the key went only to the token endpoint.
     expect(provider.tokens()?.access_token).toMatch(/^eyJ/);
+
+    // Stateless: no stream to open with GET, no session to end with DELETE.
+    for (const method of ['GET', 'DELETE']) {
+      const res = await fetch(endpoint, {
+        method,
+        headers: { authorization: `Bearer ${provider.tokens()!.access_token}` },
+      });
+      expect([res.status, res.headers.get('allow')]).toEqual([405, 'POST']);
+    }
   });
 
   it('refuses a tool outside the key’s scopes with a 403 step-up challenge the token endpoint cannot meet', async () => {

@@ -1,16 +1,4 @@
-import {
-  Controller,
-  Delete,
-  Get,
-  Header,
-  HttpCode,
-  Module,
-  Post,
-  Req,
-  Res,
-  UseGuards,
-  type DynamicModule,
-} from '@nestjs/common';
+import { All, Controller, Module, Req, Res, UseGuards, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
@@ -41,18 +29,9 @@ export const ORDER_TOOLS = new McpToolScopes({
 export class McpController {
   constructor(private readonly orders: OrderBook) {}
 
-  @Post()
+  @All()
   async serve(@Req() request: never, @Res() response: never): Promise<void> {
-    await serveMcp(this.server(), request, response);
-  }
-
-  /** Stateless: no stream to resume and no session to end. */
-  @Get()
-  @Delete()
-  @HttpCode(405)
-  @Header('Allow', 'POST')
-  noSession(): object {
-    return { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null };
+    await serveMcp(() => this.server(), request, response);
   }
 
   private server(): McpServer {
