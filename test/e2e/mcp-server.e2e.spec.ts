@@ -157,6 +157,7 @@ describe.each(targetMatrix())('MCP server on %s', (_name, database, adapter) => 
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/);
   });
 
   it.each([
@@ -186,5 +187,18 @@ describe.each(targetMatrix())('MCP server on %s', (_name, database, adapter) => 
     await expect(client.callTool({ name: 'list_orders', arguments: {} })).rejects.toThrow(
       /authentication failed/i,
     );
+  });
+
+  // Last: it moves the app's clock past the tokens' lifetime.
+  it('gets a new token with the key when its token has expired', async () => {
+    const key = await keyWith(['orders:read']);
+    const provider = secretProvider(key);
+    const client = await connect(provider);
+    expect(((await client.callTool({ name: 'list_orders', arguments: {} })) as ToolText).isError).toBeFalsy();
+    const first = provider.tokens()!.access_token;
+
+    running.clock.now += 16 * 60_000;
+    expect(((await client.callTool({ name: 'list_orders', arguments: {} })) as ToolText).isError).toBeFalsy();
+    expect(provider.tokens()!.access_token).not.toBe(first);
   });
 });
