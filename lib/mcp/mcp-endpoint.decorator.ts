@@ -1,5 +1,6 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { REQUEST_SCOPES_METADATA, RESOURCE_PATH_METADATA } from '../api-key.constants.js';
+import { isResourcePath } from '../common/resource-path.util.js';
 import type { McpToolScopes } from './mcp-tool.scopes.js';
 
 /** Where an MCP endpoint is, and its tools' scopes. */
@@ -8,8 +9,6 @@ export interface McpEndpointOptions {
   resource: string;
   tools: McpToolScopes;
 }
-
-const RESOURCE_PATH = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
 
 /**
  * Marks a controller as an MCP endpoint for the keybridge guards: a `tools/call` needs the called tool's
@@ -20,7 +19,7 @@ const RESOURCE_PATH = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
  * @publicApi
  */
 export function McpEndpoint(options: McpEndpointOptions): ClassDecorator {
-  if (!RESOURCE_PATH.test(options.resource)) {
+  if (!isResourcePath(options.resource)) {
     throw new TypeError(
       `@McpEndpoint(): resource ${JSON.stringify(options.resource)} is not a path like "/mcp".`,
     );
