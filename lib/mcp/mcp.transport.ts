@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidOptionsError } from '../errors.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { McpAuthInfo } from './mcp-tool.scopes.js';
 
@@ -23,6 +24,24 @@ interface HttpResponseLike {
 }
 
 const SDK_TRANSPORT = '@modelcontextprotocol/sdk/server/streamableHttp.js';
+
+interface SdkTransportModule {
+  StreamableHTTPServerTransport: new (options: { sessionIdGenerator: undefined }) => {
+    handleRequest(req: IncomingMessage, res: ServerResponse, body?: unknown): Promise<void>;
+    close(): Promise<void>;
+  };
+}
+
+async function loadTransport(): Promise<SdkTransportModule> {
+  try {
+    return (await import(SDK_TRANSPORT)) as SdkTransportModule;
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new InvalidOptionsError([
+      'serveMcp() needs @modelcontextprotocol/sdk: run `npm install @modelcontextprotocol/sdk`.',
+    ]);
+  }
+}
 
 /**
  * What a tool sees of its caller as `extra.authInfo`: the principal's key id and scopes. `token` is the
@@ -63,12 +82,7 @@ export async function serveMcp(
   request: HttpRequestLike,
   response: HttpResponseLike,
 ): Promise<void> {
-  const { StreamableHTTPServerTransport } = (await import(SDK_TRANSPORT)) as {
-    StreamableHTTPServerTransport: new (options: { sessionIdGenerator: undefined }) => {
-      handleRequest(req: IncomingMessage, res: ServerResponse, body?: unknown): Promise<void>;
-      close(): Promise<void>;
-    };
-  };
+  const { StreamableHTTPServerTransport } = await loadTransport();
   const req = (request.raw ?? request) as IncomingMessage & { auth?: McpAuthInfo };
   const res = (response.raw ?? response) as ServerResponse;
   response.hijack?.();
