@@ -6,6 +6,10 @@ export const API_KEY_STRATEGY = 'api-key';
 /** Metadata key written by `@Scopes()`. */
 export const SCOPES_METADATA = 'keybridge:scopes';
 
+/** Metadata key written by `@McpEndpoint()`: the scopes a request's body asks for, and its resource path. */
+export const REQUEST_SCOPES_METADATA = 'keybridge:request-scopes';
+export const RESOURCE_PATH_METADATA = 'keybridge:resource-path';
+
 /** Metadata key written by `@Public()`. */
 export const PUBLIC_METADATA = 'keybridge:public';
 

@@ -61,6 +61,14 @@ export { Scopes } from './scopes/scopes.decorator.js';
 export { GrantedScopes, isValidScope } from './scopes/scope.matcher.js';
 export type { ApiKeyPrincipal, Principal, TokenPrincipal } from './interfaces/principal.interface.js';
 
+// MCP endpoints (serveMcp() needs the optional peer @modelcontextprotocol/sdk, loaded only when it serves)
+export { McpEndpoint } from './mcp/mcp-endpoint.decorator.js';
+export type { McpEndpointOptions } from './mcp/mcp-endpoint.decorator.js';
+export { McpToolScopes } from './mcp/mcp-tool.scopes.js';
+export type { McpAuthInfo, McpToolServer } from './mcp/mcp-tool.scopes.js';
+export { mcpAuthInfo, serveMcp } from './mcp/mcp.transport.js';
+export type { McpConnectableServer } from './mcp/mcp.transport.js';
+
 // Limits
 export { KeyLimitsService } from './limits/key-limits.service.js';
 export { clientAddress } from './common/client-address.util.js';

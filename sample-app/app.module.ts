@@ -28,6 +28,7 @@ import {
 import { KeysAdminController } from './keys/keys-admin.controller.js';
 import { Order } from './orders/order.entity.js';
 import { OrdersController } from './orders/orders.controller.js';
+import { OrdersMcpController } from './orders/orders.mcp-controller.js';
 import { OrdersService } from './orders/orders.service.js';
 
 export interface SampleAppConfig {
@@ -91,7 +92,13 @@ export class AppModule implements NestModule {
         }),
         ...after,
       ],
-      controllers: [OrdersController, KeysAdminController, HealthController, MetricsController],
+      controllers: [
+        OrdersController,
+        OrdersMcpController,
+        KeysAdminController,
+        HealthController,
+        MetricsController,
+      ],
       providers: [
         OrdersService,
         KeybridgeHealthIndicator,

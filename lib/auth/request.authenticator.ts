@@ -80,9 +80,13 @@ export class RequestAuthenticator {
     this.throttleGate = shield ? (request) => shield.check(this.addresses.of(request)) : undefined;
   }
 
-  /** The route's requirements, read once per handler. */
+  /** The route's requirements, read once per handler, with the scopes the request's body asks for. */
   requirements(context: ExecutionContext): RouteRequirements {
-    return this.routes.get(context.getClass(), context.getHandler());
+    const route = this.routes.get(context.getClass(), context.getHandler());
+    if (!route.scopesOfBody) return route;
+    const body = (this.exchangeOf(context).request as { body?: unknown }).body;
+    const asked = route.scopesOfBody(body);
+    return asked.length === 0 ? route : { ...route, scopes: [...new Set([...route.scopes, ...asked])] };
   }
 
   /** The HTTP request and response behind an execution context (HTTP, or GraphQL's `req`). */
@@ -270,7 +274,7 @@ export class RequestAuthenticator {
   private challenged(refusal: KeybridgeError, exchange: GuardedExchange): Readonly<Record<string, string>> {
     const status = refusal.getStatus();
     if (!this.options.tokens.enabled || (status !== 401 && status !== 403)) return refusal.headers;
-    const scopes = exchange.context ? this.requirements(exchange.context).scopes : [];
+    const route = exchange.context ? this.requirements(exchange.context) : undefined;
     const error =
       refusal instanceof InvalidTokenError
         ? 'invalid_token'
@@ -280,7 +284,7 @@ export class RequestAuthenticator {
     const description = refusal instanceof InvalidTokenError ? refusal.message : undefined;
     return {
       ...refusal.headers,
-      'WWW-Authenticate': this.options.challengeFor(scopes, error, description),
+      'WWW-Authenticate': this.options.challengeFor(route?.scopes ?? [], error, description, route?.resource),
     };
   }
 

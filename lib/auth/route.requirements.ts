@@ -1,10 +1,19 @@
 import type { Reflector } from '@nestjs/core';
-import { PUBLIC_METADATA, SCOPES_METADATA } from '../api-key.constants.js';
+import {
+  PUBLIC_METADATA,
+  REQUEST_SCOPES_METADATA,
+  RESOURCE_PATH_METADATA,
+  SCOPES_METADATA,
+} from '../api-key.constants.js';
 
 /** What a route asks of its caller, read once per handler from `@Public()` and `@Scopes()`. */
 export interface RouteRequirements {
   isPublic: boolean;
   scopes: readonly string[];
+  /** The path of the protected resource under the issuer (`/mcp`) its challenges name; none for the API. */
+  resource?: string;
+  /** The scopes a request's parsed body asks for besides `scopes` (an MCP `tools/call`). */
+  scopesOfBody?: (body: unknown) => readonly string[];
 }
 
 /**
@@ -21,9 +30,17 @@ export function readRouteRequirements(
     reflector.get<readonly string[] | undefined>(SCOPES_METADATA, controller as never) ?? [];
   const handlerPublic = reflector.get<boolean | undefined>(PUBLIC_METADATA, handler as never) === true;
   const classPublic = reflector.get<boolean | undefined>(PUBLIC_METADATA, controller as never) === true;
+  const resource = reflector.get<string | undefined>(RESOURCE_PATH_METADATA, controller as never);
+  const bodyScopes = reflector.get<{ scopesOfBody: RouteRequirements['scopesOfBody'] } | undefined>(
+    REQUEST_SCOPES_METADATA,
+    controller as never,
+  );
+  const scopesOfBody = bodyScopes?.scopesOfBody;
   return {
     isPublic: handlerPublic || (classPublic && handlerScopes.length === 0),
     scopes: [...new Set([...classScopes, ...handlerScopes])],
+    ...(resource === undefined ? {} : { resource }),
+    ...(scopesOfBody === undefined ? {} : { scopesOfBody }),
   };
 }
 

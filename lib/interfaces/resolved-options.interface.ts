@@ -59,7 +59,12 @@ export interface ResolvedApiKeyOptions {
    * challenge first (with `error` and its description when given, the RFC 9728 `resource_metadata` and the
    * route's `scope`), then the `ApiKey` one.
    */
-  challengeFor(scopes: readonly string[], error?: string, description?: string): string;
+  challengeFor(
+    scopes: readonly string[],
+    error?: string,
+    description?: string,
+    resourcePath?: string,
+  ): string;
   /** The URL of the RFC 9728 protected resource metadata, when bearer tokens are on. */
   readonly resourceMetadataUrl: string | undefined;
   tokens: ResolvedTokenOptions;

@@ -21,11 +21,9 @@ import { OAuthExceptionFilter } from './oauth-exception.filter.js';
 import { replyOAuth } from './oauth.reply.js';
 import { OAuthService, type OAuthRequest, type OAuthResponse } from './oauth.service.js';
 import { ProtectedResourceMetadata } from './protected-resource.metadata.js';
+import { MAX_RESOURCE_SEGMENTS } from '../common/resource-path.util.js';
 
 const CACHEABLE = { 'Cache-Control': 'public, max-age=300' };
-
-/** The deepest resource path the path-suffixed metadata is served for. */
-const MAX_RESOURCE_SEGMENTS = 4;
 
 /**
  * `route/:s1`, `route/:s1/:s2`, …: Express 5 and Fastify name wildcards in incompatible ways, and both

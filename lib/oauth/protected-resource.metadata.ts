@@ -1,14 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
+import { isResourcePath } from '../common/resource-path.util.js';
 import { ScopeCatalog } from '../scopes/scope.catalog.js';
-
-/**
- * A resource path as the path-suffixed metadata URL may carry it (RFC 9728 §3.1): segments of URL path
- * characters, none empty, `.` or `..`, so the resource named is exactly the one the client asked about.
- */
-const RESOURCE_PATH = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
-const DOT_SEGMENT = /\/(\.|%2e){1,2}(\/|$)/i;
 
 /**
  * RFC 9728 protected resource metadata. The protected resource is the API at the issuer's URL (the app
@@ -28,7 +22,7 @@ export class ProtectedResourceMetadata {
    * path that names no resource.
    */
   get(path = ''): Record<string, unknown> | undefined {
-    if (path !== '' && (!RESOURCE_PATH.test(path) || DOT_SEGMENT.test(path))) return undefined;
+    if (path !== '' && !isResourcePath(path)) return undefined;
     let document = this.documents.get(path);
     if (!document) {
       const { issuer } = this.options.tokens;

@@ -41,12 +41,13 @@ export class DefaultApiKeyOptions implements ResolvedApiKeyOptions {
    * `Bearer` comes first when tokens are on: OAuth clients (the MCP SDK among them) read `resource_metadata`
    * and `scope` only from a header that begins with it; the `ApiKey` challenge follows for key clients.
    */
-  challengeFor(scopes: readonly string[], error?: string, description?: string): string {
+  challengeFor(scopes: readonly string[], error?: string, description?: string, resourcePath = ''): string {
     const apiKey = `ApiKey realm="${this.realm}", header="${this.header}"`;
     if (!this.tokens.enabled) return apiKey;
     const bearer = bearerChallenge(this.realm, error, {
       ...(description === undefined ? {} : { error_description: description }),
-      resource_metadata: this.resourceMetadataUrl!,
+      // A resource under the API (`/mcp`) names its own path-suffixed document (RFC 9728 §3.1).
+      resource_metadata: `${this.resourceMetadataUrl!}${resourcePath}`,
       ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
     });
     return `${bearer}, ${apiKey}`;

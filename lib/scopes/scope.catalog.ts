@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { INTROSPECTION_SCOPE, SCOPES_METADATA } from '../api-key.constants.js';
+import { INTROSPECTION_SCOPE, REQUEST_SCOPES_METADATA, SCOPES_METADATA } from '../api-key.constants.js';
 
-/** Every scope named by a `@Scopes()` in the app, for `scopes_supported` in the server metadata. */
+/** Every scope named by a `@Scopes()` or an `@McpEndpoint()`'s tools in the app, for `scopes_supported` in the server metadata. */
 @Injectable()
 export class ScopeCatalog {
   private scopes: string[] | undefined;
@@ -24,6 +24,8 @@ export class ScopeCatalog {
           for (const scope of scopes ?? []) found.add(scope);
         };
         add(type);
+        const tools = Reflect.getMetadata(REQUEST_SCOPES_METADATA, type) as { all(): string[] } | undefined;
+        for (const scope of tools?.all() ?? []) found.add(scope);
         const prototype = type.prototype as Record<string, unknown>;
         for (const name of this.scanner.getAllMethodNames(prototype)) {
           const method = prototype[name];

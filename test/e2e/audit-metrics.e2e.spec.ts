@@ -1,8 +1,12 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { generateKey } from 'nestjs-keybridge';
 import request from 'supertest';
 import { ADAPTERS, sqlite } from './support/databases.js';
 import { mintToken } from './support/oauth.js';
 import { startSampleApp, type RunningApp } from './support/sample-app.js';
+import { freePort } from './support/app-starter.js';
 
 /** The sample app counts every audit event for Prometheus, by type and reason, with no key id or address. */
 describe.each(ADAPTERS)('audit metrics of the sample app (%s)', (adapter) => {
@@ -47,5 +51,59 @@ describe.each(ADAPTERS)('audit metrics of the sample app (%s)', (adapter) => {
     expect(running.events.map((e) => e.type)).toEqual(
       expect.arrayContaining(['token.issued', 'auth.failed']),
     );
+  });
+});
+
+/**
+ * The sample app's MCP server, driven by the SDK's client with a key: its orders tools backed by the orders
+ * service and table, each within the key's scopes. (It shares this suite's file: sample-app suites are few.)
+ */
+describe.each(ADAPTERS)('MCP server of the sample app (%s)', (adapter) => {
+  let running: RunningApp;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    running = await startSampleApp(adapter, await sqlite.fresh(), {}, { port });
+  });
+
+  afterAll(() => running.close());
+
+  async function connect(scopes: string[]): Promise<Client> {
+    const key = await running.keys.create({ name: 'agent', scopes, subject: `agent-${scopes.length}` });
+    const client = new Client({ name: 'orders-agent', version: '1.0.0' });
+    const authProvider = new ClientCredentialsProvider({
+      clientId: key.id,
+      clientSecret: key.key,
+      expectedIssuer: running.issuer,
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', running.url), { authProvider }));
+    return client;
+  }
+
+  it('places and lists orders through the tools, and refuses a tool the key has no scope for', async () => {
+    const writer = await connect(['orders:read', 'orders:write']);
+    const placed = (await writer.callTool({
+      name: 'create_order',
+      arguments: { item: ' widget ', quantity: 2 },
+    })) as { content: { text: string }[]; isError?: boolean };
+    expect(placed.isError).toBeFalsy();
+    const listed = (await writer.callTool({ name: 'list_orders', arguments: {} })) as {
+      content: { text: string }[];
+    };
+    expect(JSON.parse(listed.content[0].text)).toEqual([
+      expect.objectContaining({ item: 'widget', quantity: 2, placedBy: 'agent-2' }),
+    ]);
+    const invalid = (await writer.callTool({
+      name: 'create_order',
+      arguments: { item: 'widget', quantity: 0 },
+    })) as { isError?: boolean };
+    expect(invalid.isError).toBe(true);
+
+    const reader = await connect(['orders:read']);
+    await expect(
+      reader.callTool({ name: 'create_order', arguments: { item: 'widget', quantity: 1 } }),
+    ).rejects.toThrow(/\b403\b/);
+    await writer.close();
+    await reader.close();
   });
 });
