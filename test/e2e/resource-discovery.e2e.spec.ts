@@ -177,7 +177,7 @@ describe.each(ADAPTERS)('RFC 9728 resource discovery (%s)', (adapter) => {
     it('names the scopes of a route in the 401 of an invalid key', async () => {
       const res = await request(running.url)
         .post('/orders')
-        .set('X-API-Key', `${key.key.slice(0, -1)}x`);
+        .set('X-API-Key', `${key.key.slice(0, -1)}${key.key.endsWith('x') ? 'y' : 'x'}`);
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe(
         `Bearer realm="api", resource_metadata="${metadataUrl()}", scope="orders:write", ApiKey realm="api", header="X-API-Key"`,
