@@ -132,9 +132,9 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))(
       }
     });
 
-    (name === 'sqlite' ? it.skip : it)(
-      'fails closed with AuthUnavailableError when the database does not answer',
-      async () => {
+    // An embedded SQLite file has no connection to stall: the case is for the database servers.
+    if (name !== 'sqlite')
+      it('fails closed with AuthUnavailableError when the database does not answer', async () => {
         const proxy = await TcpProxy.startFor(url);
         const stalled = new DataSource(dataSourceOptions(name, throughProxy(url, proxy.port)));
         await stalled.initialize();
@@ -150,8 +150,7 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))(
           await stalled.destroy().catch(() => undefined);
           await proxy.stop();
         }
-      },
-    );
+      });
   },
 );
 
