@@ -103,7 +103,7 @@ export class TokenEndpoint {
     const audience = this.requestedAudience(params);
     await this.limits.mint('key', key.id, this.options.tokens.perKeyLimit);
     // No token while the denylist cannot vouch for the key: a revocation made elsewhere may be unseen.
-    if (this.denylist.isKeyRevoked(key.id, this.options.clock(), true)) {
+    if (this.denylist.isKeyEntryRevoked(key.denylistEntry, this.options.clock(), true)) {
       throw new OAuthError('invalid_client', 'Client authentication failed.', HttpStatus.UNAUTHORIZED, {
         'WWW-Authenticate': basicChallenge(this.options.realm),
       });
