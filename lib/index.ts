@@ -146,7 +146,7 @@ export {
   MissingCredentialsError,
   QuotaExhaustedError,
   RateLimitedError,
-} from './errors.js';
+} from './errors/index.js';
 export type {
   AnyKeybridgeError,
   InvalidKeyReason,
@@ -156,4 +156,4 @@ export type {
   KeybridgeErrorCode,
   OAuthErrorCode,
   RateLimitState,
-} from './errors.js';
+} from './errors/index.js';

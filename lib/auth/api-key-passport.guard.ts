@@ -1,7 +1,7 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 import { API_KEY_STRATEGY } from '../api-key.constants.js';
-import { AuthUnavailableError, type KeybridgeError } from '../errors.js';
+import { AuthUnavailableError, type KeybridgeError } from '../errors/index.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import { VerifiedKey } from '../keys/verified-key.js';
 import type { AuthenticatedRequest } from './credential.reader.js';

@@ -1,5 +1,5 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { KeybridgeError } from '../errors.js';
+import type { KeybridgeError } from '../errors/index.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import type { AuthenticatedRequest, GuardedExchange } from './credential.reader.js';

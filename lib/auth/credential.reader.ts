@@ -7,7 +7,7 @@ import {
   InvalidApiKeyError,
   InvalidTokenError,
   MissingCredentialsError,
-} from '../errors.js';
+} from '../errors/index.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 
 export type AuthenticatedRequest = IncomingRequestLike & { user?: Principal };

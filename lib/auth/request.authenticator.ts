@@ -10,7 +10,7 @@ import {
   InvalidApiKeyError,
   InvalidTokenError,
   KeybridgeError,
-} from '../errors.js';
+} from '../errors/index.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { refusalEvent } from '../events/refusal.events.js';
 import type { Principal } from '../interfaces/principal.interface.js';

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
-import { InvalidOptionsError, KeybridgeError } from '../errors.js';
+import { InvalidOptionsError, KeybridgeError } from '../errors/index.js';
 import { ApiKeyService } from '../keys/api-key.service.js';
 import { loadAppModule, locateAppModule, ModuleLoadError } from './app-module.loader.js';
 import { parseCommandLine, USAGE, UsageError } from './cli.arguments.js';

@@ -1,4 +1,4 @@
-import { AuthUnavailableError } from '../errors.js';
+import { AuthUnavailableError } from '../errors/index.js';
 
 /** What went wrong underneath: an unavailable store's own error, not the 503's generic message. */
 export function causeOf(error: unknown): string {

@@ -1,4 +1,4 @@
-import { AuthUnavailableError } from '../errors.js';
+import { AuthUnavailableError } from '../errors/index.js';
 
 /**
  * Runs one key-store operation on the request path. A failure or a reply slower than `timeoutMs` becomes

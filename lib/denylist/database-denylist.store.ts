@@ -1,5 +1,5 @@
 import type { Repository } from 'typeorm';
-import { AuthUnavailableError } from '../errors.js';
+import { AuthUnavailableError } from '../errors/index.js';
 import { DATABASE_NOW_MS, dialectOfType } from '../migrations/migration.dialect.js';
 import { storeCall } from '../common/store-call.util.js';
 import { ThrottledLogger } from '../common/throttled.logger.js';

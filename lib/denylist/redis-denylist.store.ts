@@ -1,4 +1,4 @@
-import { AuthUnavailableError } from '../errors.js';
+import { AuthUnavailableError } from '../errors/index.js';
 import { storeCall } from '../common/store-call.util.js';
 import { RedisConnection } from '../redis/redis.connection.js';
 import { DEFAULT_REDIS_PREFIX } from '../redis/redis.options.js';

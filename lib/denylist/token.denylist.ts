@@ -2,7 +2,7 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleInit }
 import { DENYLIST_STORE, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { MAX_CLOCK_TOLERANCE_MS, MAX_TOKEN_LIFETIME_MS } from '../api-key.constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import { AuthUnavailableError } from '../errors.js';
+import { AuthUnavailableError } from '../errors/index.js';
 import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
 import { keyEntryOf, tokenEntryOf } from './denylist-entry.ids.js';
 

@@ -10,7 +10,7 @@ import {
   QuotaExhaustedError,
   RateLimitedError,
   type KeybridgeError,
-} from '../errors.js';
+} from '../errors/index.js';
 import type { KeybridgeEvent } from '../interfaces/keybridge-event.interface.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REDIS_CONNECTION, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { storeCall } from '../common/store-call.util.js';
-import { AuthUnavailableError } from '../errors.js';
+import { AuthUnavailableError } from '../errors/index.js';
 import { DenylistStore } from '../interfaces/denylist-store.interface.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { ApiKeyRepository } from '../keys/api-key.repository.js';

@@ -1,4 +1,4 @@
-import type { InvalidKeyReason, InvalidTokenReason } from '../errors.js';
+import type { InvalidKeyReason, InvalidTokenReason } from '../errors/index.js';
 
 /** The client that made a request, as far as the trusted-proxy setting lets us know it. */
 export interface EventClient {

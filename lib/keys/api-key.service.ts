@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { causeOf } from '../common/error-cause.util.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
-import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFoundError } from '../errors.js';
+import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFoundError } from '../errors/index.js';
 import { changeContext } from '../events/change-context.util.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import type { ChangeContext } from '../interfaces/keybridge-event.interface.js';

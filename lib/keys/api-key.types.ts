@@ -1,5 +1,5 @@
 import type { Duration } from '../common/duration.util.js';
-import type { InvalidKeyReason } from '../errors.js';
+import type { InvalidKeyReason } from '../errors/index.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { KeyEnvironment } from '../interfaces/key-prefixes.interface.js';
 import type { KeyQuotaRefill, KeyRateLimit, ClientPublicJwk } from './api-key.entity.js';

@@ -1,6 +1,6 @@
 import { isValidScope, MAX_SCOPES_PER_KEY } from '../scopes/scope.matcher.js';
 import { MAX_TIMER_MS, parseDuration, type Duration } from '../common/duration.util.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors/index.js';
 import { isValidCidr } from './ip-allowlist.matcher.js';
 import { isValidReferrerPattern } from './referrer.matcher.js';
 import { validatePublicKey } from './public-key.validation.js';

@@ -11,7 +11,7 @@ import { KEY_CHANGE_FEED, RESOLVED_OPTIONS } from '../api-key.internal-constants
 import { causeOf } from '../common/error-cause.util.js';
 import { TtlCache } from '../common/ttl.cache.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
-import { InvalidApiKeyError } from '../errors.js';
+import { InvalidApiKeyError } from '../errors/index.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import type { KeyChangeFeed } from '../redis/key-change.feed.js';
 import { inspectKey, MAX_KEY_LENGTH } from './api-key.format.js';

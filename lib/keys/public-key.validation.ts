@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey as NodeJwk, type KeyObject } from 'node:crypto';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors/index.js';
 import type { ClientPublicJwk } from './api-key.entity.js';
 
 const MAX_INPUT_LENGTH = 16_384;

@@ -1,5 +1,5 @@
 import type { ResolvedLimit } from '../interfaces/resolved-options.interface.js';
-import { RateLimitedError } from '../errors.js';
+import { RateLimitedError } from '../errors/index.js';
 import { TtlCache } from '../common/ttl.cache.js';
 import type { KeyRateLimiter } from './key-rate.limiter.js';
 

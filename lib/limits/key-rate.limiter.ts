@@ -4,7 +4,7 @@ import {
   RateLimiterRes,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
-import type { RateLimitState } from '../errors.js';
+import type { RateLimitState } from '../errors/index.js';
 import { storeCall } from '../common/store-call.util.js';
 import { ThrottledLogger } from '../common/throttled.logger.js';
 import type { RedisConnection } from '../redis/redis.connection.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidOptionsError } from '../errors.js';
+import { InvalidOptionsError } from '../errors/index.js';
 import type { Principal } from '../interfaces/principal.interface.js';
 import type { McpAuthInfo } from './mcp-tool.scopes.js';
 

@@ -1,5 +1,5 @@
 import type { QueryRunner } from 'typeorm';
-import { InvalidOptionsError } from '../errors.js';
+import { InvalidOptionsError } from '../errors/index.js';
 
 export type SqlDialect = 'postgres' | 'mysql' | 'sqlite';
 

@@ -4,7 +4,7 @@ import { ASSERTION_REPLAY_CACHE, RESOLVED_OPTIONS } from '../api-key.internal-co
 import type { AssertionRefusalReason } from '../interfaces/keybridge-event.interface.js';
 import type { ReplayCache } from '../interfaces/replay-cache.interface.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import type { InvalidKeyReason } from '../errors.js';
+import type { InvalidKeyReason } from '../errors/index.js';
 import { ApiKeyVerifier } from '../keys/api-key.verifier.js';
 import { algorithmsOf } from '../keys/public-key.validation.js';
 import type { VerifiedKey } from '../keys/verified-key.js';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { OAuthError } from '../errors.js';
+import { OAuthError } from '../errors/index.js';
 import type { ClientAuthMethod } from '../interfaces/keybridge-event.interface.js';
 import { JWT_BEARER_ASSERTION_TYPE } from './client-assertion.verifier.js';
 import type { OAuthParams } from './oauth.params.js';

@@ -2,7 +2,7 @@ import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { RequestAuthenticator } from '../auth/request.authenticator.js';
 import { repeatsAuthorization } from '../common/http-headers.util.js';
-import { ForbiddenOriginError, InvalidApiKeyError, OAuthError } from '../errors.js';
+import { ForbiddenOriginError, InvalidApiKeyError, OAuthError } from '../errors/index.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { originReason } from '../events/refusal.events.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { INTROSPECTION_SCOPE } from '../api-key.constants.js';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import { OAuthError } from '../errors.js';
+import { OAuthError } from '../errors/index.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { looksLikeApiKey } from '../keys/api-key.format.js';
 import { AccessTokenService } from '../tokens/access-token.service.js';

@@ -7,7 +7,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { KeybridgeError, OAuthError } from '../errors.js';
+import { KeybridgeError, OAuthError } from '../errors/index.js';
 import { replyOAuth } from './oauth.reply.js';
 
 /**

@@ -1,6 +1,6 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { RESOLVED_OPTIONS, TOKEN_RATE_LIMITER } from '../api-key.internal-constants.js';
-import { OAuthError, QuotaExhaustedError, RateLimitedError, rateLimitHeaders } from '../errors.js';
+import { OAuthError, QuotaExhaustedError, RateLimitedError, rateLimitHeaders } from '../errors/index.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import { limitOf } from '../events/refusal.events.js';
 import type { ResolvedApiKeyOptions, ResolvedLimit } from '../interfaces/resolved-options.interface.js';

@@ -1,4 +1,4 @@
-import { OAuthError } from '../errors.js';
+import { OAuthError } from '../errors/index.js';
 
 /** Parameters that RFC 8693 and RFC 8707 let a client repeat. */
 const REPEATABLE = new Set(['audience', 'resource']);

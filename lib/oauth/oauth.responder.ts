@@ -3,7 +3,7 @@ import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { ClientAddressResolver } from '../auth/client-address.resolver.js';
 import { RequestAuthenticator } from '../auth/request.authenticator.js';
 import type { IncomingRequestLike } from '../common/client-address.util.js';
-import { AuthUnavailableError, KeybridgeError, OAuthError, RateLimitedError } from '../errors.js';
+import { AuthUnavailableError, KeybridgeError, OAuthError, RateLimitedError } from '../errors/index.js';
 import { CREDENTIAL_PARAMETERS } from './oauth.constants.js';
 import { OAuthParams } from './oauth.params.js';
 

@@ -1,4 +1,4 @@
-import { OAuthError } from '../errors.js';
+import { OAuthError } from '../errors/index.js';
 
 /**
  * A URI in the form RFC 3986 §6.2.2–6.2.3 compares by: scheme and host in lower case, the default port

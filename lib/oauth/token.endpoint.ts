@@ -2,7 +2,7 @@ import type { ClientAuthMethod } from '../interfaces/keybridge-event.interface.j
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
-import { OAuthError } from '../errors.js';
+import { OAuthError } from '../errors/index.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { looksLikeApiKey } from '../keys/api-key.format.js';

@@ -3,7 +3,7 @@ import {
   DEFAULT_OAUTH_ROUTES,
   DEFAULT_QUERY_KEY_PARAMETERS,
 } from '../api-key.constants.js';
-import { bearerChallenge } from '../common/http-headers.util.js';
+import { bearerChallenge } from '../errors/index.js';
 import type { OAuthRoutes } from '../interfaces/api-key-options.interface.js';
 import type { KeybridgeEventListener } from '../interfaces/keybridge-event.interface.js';
 import type { KeyEnvironment, KeyPrefixes } from '../interfaces/key-prefixes.interface.js';

@@ -1,7 +1,7 @@
 import type { ApiKeyModuleExtras, ApiKeyModuleOptions } from '../interfaces/api-key-options.interface.js';
 import type { KeyPrefixes } from '../interfaces/key-prefixes.interface.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import { InvalidOptionsError } from '../errors.js';
+import { InvalidOptionsError } from '../errors/index.js';
 import { DEFAULT_KEY_PREFIXES, isValidPrefix } from '../keys/api-key.format.js';
 import { DefaultApiKeyOptions } from './api-key-options.defaults.js';
 import { durationOption, HOUR_MS, limitOption } from './option.parsers.js';

@@ -3,7 +3,7 @@ import { ModulesContainer } from '@nestjs/core';
 import type { OpenAPIObject, SwaggerDocumentOptions } from '@nestjs/swagger';
 import { ApiKeyModule } from '../api-key.module.js';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
-import { InvalidOptionsError } from '../errors.js';
+import { InvalidOptionsError } from '../errors/index.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { ScopeCatalog } from '../scopes/scope.catalog.js';
 import { annotateDocument } from './document.annotator.js';

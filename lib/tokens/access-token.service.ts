@@ -6,7 +6,7 @@ import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { isValidScope } from '../scopes/scope.matcher.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
-import { InvalidTokenError, type InvalidTokenReason } from '../errors.js';
+import { InvalidTokenError, type InvalidTokenReason } from '../errors/index.js';
 import { looksLikeApiKey } from '../keys/api-key.format.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import { TtlCache } from '../common/ttl.cache.js';

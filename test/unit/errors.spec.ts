@@ -19,7 +19,7 @@ import {
   QuotaExhaustedError,
   RateLimitedError,
   rateLimitHeaders,
-} from '../../lib/errors.js';
+} from '../../lib/errors/index.js';
 
 const CHALLENGE = 'ApiKey realm="api", header="X-API-Key", Bearer realm="api"';
 

@@ -5,7 +5,7 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import { RequestAuthenticator } from '../../../lib/auth/request.authenticator.js';
 import { Public } from '../../../lib/auth/public.decorator.js';
 import { resolveOptions } from '../../../lib/options/options.resolver.js';
-import { MissingCredentialsError } from '../../../lib/errors.js';
+import { MissingCredentialsError } from '../../../lib/errors/index.js';
 import type { ApiKeyVerifier } from '../../../lib/keys/api-key.verifier.js';
 import type { ClientAddressResolver } from '../../../lib/auth/client-address.resolver.js';
 import type { KeybridgeEventEmitter } from '../../../lib/events/event.emitter.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { InvalidArgumentError } from '../../../lib/errors.js';
+import { InvalidArgumentError } from '../../../lib/errors/index.js';
 import type { ApiKeySettings } from '../../../lib/keys/api-key.types.js';
 import {
   expiryFromDuration,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import { InvalidArgumentError } from '../../../lib/errors.js';
+import { InvalidArgumentError } from '../../../lib/errors/index.js';
 import {
   algorithmsOf,
   checkProofSettings,

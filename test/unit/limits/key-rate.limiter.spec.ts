@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { AuthUnavailableError } from '../../../lib/errors.js';
+import { AuthUnavailableError } from '../../../lib/errors/index.js';
 import { KeyRateLimiter, type RateLimitDecision } from '../../../lib/limits/key-rate.limiter.js';
 import { RedisConnection } from '../../../lib/redis/redis.connection.js';
 import type { KeybridgeRedisOptions } from '../../../lib/interfaces/redis-options.interface.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { resolveOptions } from '../../../lib/options/options.resolver.js';
 import type { ApiKeyModuleOptions } from '../../../lib/interfaces/api-key-options.interface.js';
-import { InvalidOptionsError } from '../../../lib/errors.js';
+import { InvalidOptionsError } from '../../../lib/errors/index.js';
 
 const PEPPER = 'a-stable-random-pepper-of-32-chars!';
 const DEV: NodeJS.ProcessEnv = { NODE_ENV: 'development' };

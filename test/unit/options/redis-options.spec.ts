@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { resolveOptions } from '../../../lib/options/options.resolver.js';
 import type { ApiKeyModuleOptions } from '../../../lib/interfaces/api-key-options.interface.js';
-import { InvalidOptionsError } from '../../../lib/errors.js';
+import { InvalidOptionsError } from '../../../lib/errors/index.js';
 
 const DEV: NodeJS.ProcessEnv = { NODE_ENV: 'development' };
 const URL = 'redis://redis.internal:6379/2';

@@ -6,7 +6,7 @@ import { resolveOptions } from '../../../lib/options/options.resolver.js';
 import type { ApiKeyModuleOptions } from '../../../lib/interfaces/api-key-options.interface.js';
 import { MemoryDenylistStore } from '../../../lib/denylist/memory-denylist.store.js';
 import { TokenDenylist } from '../../../lib/denylist/token.denylist.js';
-import { InvalidTokenError, type InvalidTokenReason } from '../../../lib/errors.js';
+import { InvalidTokenError, type InvalidTokenReason } from '../../../lib/errors/index.js';
 import { ApiKeyEntity } from '../../../lib/keys/api-key.entity.js';
 import { VerifiedKey } from '../../../lib/keys/verified-key.js';
 import { AccessTokenService } from '../../../lib/tokens/access-token.service.js';

@@ -1,0 +1,34 @@
+/** The response headers errors call for: challenges and rate-limit state. */
+
+/** `WWW-Authenticate: Bearer …` (RFC 6750 §3) with an error code and description. */
+export function bearerChallenge(realm: string, error?: string, extra: Record<string, string> = {}): string {
+  const params = [`realm="${realm}"`];
+  if (error) params.push(`error="${error}"`);
+  for (const name in extra) params.push(`${name}="${extra[name]}"`);
+  return `Bearer ${params.join(', ')}`;
+}
+
+/** What a rate limiter or quota reports to the client in `RateLimit-*` headers. */
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Seconds until the window resets. */
+  resetSeconds: number;
+}
+
+export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
+  return {
+    'RateLimit-Limit': String(state.limit),
+    'RateLimit-Remaining': String(Math.max(0, state.remaining)),
+    'RateLimit-Reset': String(Math.max(0, Math.ceil(state.resetSeconds))),
+  };
+}
+
+/** `Retry-After` (whole seconds, at least 1) with the `RateLimit-*` headers of a 429. */
+export function tooManyRequestsHeaders(state: RateLimitState): Record<string, string> {
+  return { 'Retry-After': String(retryAfterSeconds(state)), ...rateLimitHeaders(state) };
+}
+
+export function retryAfterSeconds(state: RateLimitState): number {
+  return Math.max(1, Math.ceil(state.resetSeconds));
+}
