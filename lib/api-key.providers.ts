@@ -32,6 +32,7 @@ import { ApiKeyHasher } from './keys/api-key.hasher.js';
 import { ApiKeyRepository } from './keys/api-key.repository.js';
 import { ApiKeyService } from './keys/api-key.service.js';
 import { ApiKeyVerifier } from './keys/api-key.verifier.js';
+import { QuotaLedger } from './keys/quota.ledger.js';
 import { UsageRecorder } from './keys/usage.recorder.js';
 import { FailedAuthThrottle } from './limits/failed-auth.throttle.js';
 import { KeyLimitsService } from './limits/key-limits.service.js';
@@ -168,6 +169,7 @@ export function createApiKeyProviders(extras: Pick<ApiKeyModuleExtras, 'dataSour
     },
     ApiKeyRepository,
     UsageRecorder,
+    QuotaLedger,
     TokenDenylist,
     ApiKeyVerifier,
     ApiKeyService,

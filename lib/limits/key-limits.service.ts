@@ -1,8 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REQUEST_RATE_LIMITER, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import { ForbiddenOriginError, QuotaExhaustedError, RateLimitedError, rateLimitHeaders } from '../errors/index.js';
-import { ApiKeyRepository } from '../keys/api-key.repository.js';
+import {
+  ForbiddenOriginError,
+  QuotaExhaustedError,
+  RateLimitedError,
+  rateLimitHeaders,
+} from '../errors/index.js';
+import { QuotaLedger } from '../keys/quota.ledger.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import type { IncomingRequestLike } from '../common/client-address.util.js';
 import { KeyRateLimiter } from './key-rate.limiter.js';
@@ -18,7 +23,7 @@ const NO_REFILL_RETRY_SECONDS = 86_400;
 @Injectable()
 export class KeyLimitsService {
   constructor(
-    private readonly repository: ApiKeyRepository,
+    private readonly quotas: QuotaLedger,
     @Inject(REQUEST_RATE_LIMITER) private readonly rateLimiter: KeyRateLimiter,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {}
@@ -56,8 +61,8 @@ export class KeyLimitsService {
 
   /** One unit of the key's quota, refilled first when due; 429 when it is used up. */
   private async consumeQuota(key: VerifiedKey): Promise<void> {
+    if (await this.quotas.spend(key)) return;
     const now = this.options.clock();
-    if (await this.repository.spendQuota(key, now)) return;
     const refill = key.quotaRefill;
     const resetSeconds = refill
       ? Math.max(1, (key.quotaRefilledAtMs + refill.intervalSeconds * 1000 - now) / 1000)
