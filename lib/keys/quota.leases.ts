@@ -1,6 +1,9 @@
 import { ApiKeyRepository } from './api-key.repository.js';
 import type { VerifiedKey } from './verified-key.js';
 
+/** Past `TAIL_SHARE × block` units left, an instance reserves at most `1 / TAIL_SHARE` of what is left. */
+const TAIL_SHARE = 4;
+
 /** Units of one key's quota this instance reserved from its row and has not spent yet. */
 interface Lease {
   /** The quota epoch the units belong to: a refill or top-up after it voids them. */
@@ -15,7 +18,8 @@ interface Lease {
  * `UPDATE … SET remaining = remaining - <block> WHERE remaining >= <block>`, so instances sharing the
  * database never reserve the same units and a quota is never overspent. Units reserved and not spent go back
  * to the row on shutdown; an instance that dies keeps at most one block from its customer (underspent,
- * never overspent).
+ * never overspent). An instance may refuse while another still holds units (at most one block each, a
+ * quarter of what was left near the end); the holder spends them on its next requests.
  */
 export class QuotaLeases {
   private readonly leases = new Map<string, Lease>();
@@ -82,7 +86,8 @@ export class QuotaLeases {
       const row = await this.repository.readQuota(key.id);
       if (!row || row.remaining === null) return false;
       key.quotaEpochMs = Math.max(key.quotaEpochMs, row.epoch);
-      const units = Math.min(block, row.remaining);
+      // Near the end, a quarter of what is left: few units sit idle in one instance while another runs out.
+      const units = Math.min(block, Math.max(cost, Math.ceil(row.remaining / TAIL_SHARE)), row.remaining);
       if (units < cost) {
         this.leases.set(key.id, {
           epoch: row.epoch,
