@@ -6,7 +6,6 @@ import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.inter
 import { databaseNowSql } from '../migrations/migration.dialect.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import type { ListApiKeysQuery } from './api-key.types.js';
-import type { VerifiedKey } from './verified-key.js';
 
 /** Uses counted in memory for one key, written in the next batch. */
 export interface PendingUsage {
@@ -163,81 +162,6 @@ export class ApiKeyRepository {
         where: { revokedAt: MoreThan(new Date(since)) },
       }),
     );
-  }
-
-  /**
-   * Refills a key's quota when this process believes its interval has passed: one conditional UPDATE, so
-   * instances racing for it refill once, and `key` learns the refill (its time and quota epoch) either way.
-   */
-  refillQuota(key: VerifiedKey, now: number): Promise<void> {
-    const refill = key.quotaRefill;
-    if (!refill || now < key.quotaRefilledAtMs + refill.intervalSeconds * 1000) return Promise.resolve();
-    return this.deadline(async () => {
-      const due = now - refill.intervalSeconds * 1000;
-      const refilled = await this.table
-        .createQueryBuilder()
-        .update()
-        .set({ remaining: refill.amount, quotaRefilledAt: new Date(now) })
-        .where('id = :id AND (quota_refilled_at IS NULL OR quota_refilled_at <= :due)', { id: key.id, due })
-        .execute();
-      let at = now;
-      if ((refilled.affected ?? 0) === 0) at = (await this.readQuota(key.id))?.epoch || now;
-      key.quotaRefilledAtMs = at;
-      key.quotaEpochMs = Math.max(key.quotaEpochMs, at);
-    });
-  }
-
-  /** A key's quota as stored: units left (`null` for no quota) and its epoch (`quota_refilled_at`, 0 if none). */
-  async readQuota(id: string): Promise<{ remaining: number | null; epoch: number } | null> {
-    const record = await this.deadline(() =>
-      this.table.findOne({ where: { id }, select: { id: true, remaining: true, quotaRefilledAt: true } }),
-    );
-    return record && { remaining: record.remaining, epoch: record.quotaRefilledAt?.getTime() ?? 0 };
-  }
-
-  /**
-   * Takes `units` off a key's stored quota if that many are left and its epoch is still `epoch` (no refill or
-   * top-up since it was read): one conditional UPDATE, so instances never reserve the same units.
-   */
-  async reserveQuota(id: string, units: number, epoch: number): Promise<boolean> {
-    const result = await this.deadline(() =>
-      this.quotaUpdate(id, epoch, `remaining - ${units}`)
-        .andWhere('remaining >= :units', { units })
-        .execute(),
-    );
-    return (result.affected ?? 0) > 0;
-  }
-
-  /** Gives back units reserved and not spent, unless the quota was refilled or topped up since. */
-  async releaseQuota(id: string, units: number, epoch: number): Promise<void> {
-    await this.deadline(() => this.quotaUpdate(id, epoch, `remaining + ${units}`).execute());
-  }
-
-  /**
-   * Writes back units spent elsewhere (Redis): one UPDATE per key, never below zero, skipped for a key whose
-   * quota was refilled or topped up since (its new value already counts from zero). No deadline: a failed
-   * batch is retried.
-   */
-  async writeBackQuota(batch: readonly { id: string; units: number; epoch: number }[]): Promise<void> {
-    await this.table.manager.transaction(async (manager) => {
-      for (const { id, units, epoch } of batch) {
-        await this.quotaUpdate(
-          id,
-          epoch,
-          `CASE WHEN remaining > ${units} THEN remaining - ${units} ELSE 0 END`,
-          manager.getRepository(ApiKeyEntity),
-        ).execute();
-      }
-    });
-  }
-
-  /** `UPDATE … SET remaining = <expression> WHERE id = :id AND <the quota epoch is still epoch>`. */
-  private quotaUpdate(id: string, epoch: number, remaining: string, table = this.table) {
-    return table
-      .createQueryBuilder()
-      .update()
-      .set({ remaining: () => remaining })
-      .where('id = :id AND remaining IS NOT NULL AND COALESCE(quota_refilled_at, 0) = :epoch', { id, epoch });
   }
 
   /** Adds a batch of uses and last-use times in one transaction. No deadline: a failed batch is retried. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { KEY_QUOTAS, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { causeOf } from '../common/error-cause.util.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import {
@@ -28,7 +28,7 @@ import type {
 import { graceOf, requireText, validateScopes, validateSettings } from './api-key.validation.js';
 import { checkProofSettings } from './public-key.validation.js';
 import { ApiKeyVerifier } from './api-key.verifier.js';
-import { QuotaLedger } from './quota.ledger.js';
+import type { QuotaLedger } from './quota.ledger.js';
 import { UsageRecorder } from './usage.recorder.js';
 import { viewOf } from './api-key.view.js';
 import type { VerifiedKey } from './verified-key.js';
@@ -50,7 +50,7 @@ export class ApiKeyService implements OnModuleInit {
     private readonly hasher: ApiKeyHasher,
     private readonly denylist: TokenDenylist,
     private readonly usage: UsageRecorder,
-    private readonly quotas: QuotaLedger,
+    @Inject(KEY_QUOTAS) private readonly quotas: QuotaLedger,
     private readonly events: KeybridgeEventEmitter,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {}
@@ -121,7 +121,10 @@ export class ApiKeyService implements OnModuleInit {
   /** The key, its `remaining` as counted now (the stored row lags behind the counters). */
   async get(id: string): Promise<ApiKeyView> {
     const record = await this.find(id);
-    return this.toView({ ...record, remaining: await this.quotas.remaining(record) }, this.options.clock());
+    return this.toView(
+      { ...record, remaining: await this.quotas.remaining(record.id, record) },
+      this.options.clock(),
+    );
   }
 
   async update(id: string, patch: UpdateApiKeyInput, context?: ChangeContext): Promise<ApiKeyView> {

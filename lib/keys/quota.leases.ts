@@ -1,5 +1,4 @@
-import { ApiKeyRepository } from './api-key.repository.js';
-import type { VerifiedKey } from './verified-key.js';
+import type { QuotaHolder, QuotaRows } from './quota.rows.js';
 
 /** Past `TAIL_SHARE × block` units left, an instance reserves at most `1 / TAIL_SHARE` of what is left. */
 const TAIL_SHARE = 4;
@@ -14,7 +13,7 @@ interface Lease {
 }
 
 /**
- * Quotas counted in this process's memory from blocks reserved in the key row: each reservation is one
+ * Quotas counted in this process's memory from blocks reserved in their row (a key's or an owner's): each reservation is one
  * `UPDATE … SET remaining = remaining - <block> WHERE remaining >= <block>`, so instances sharing the
  * database never reserve the same units and a quota is never overspent. Units reserved and not spent go back
  * to the row on shutdown; an instance that dies keeps at most one block from its customer (underspent,
@@ -26,7 +25,7 @@ export class QuotaLeases {
   private readonly reserving = new Map<string, Promise<boolean>>();
 
   constructor(
-    private readonly repository: ApiKeyRepository,
+    private readonly rows: QuotaRows,
     /** Units reserved at a time. */
     private readonly block: number,
     /** How long a row found used up is believed without asking again, in ms. */
@@ -34,7 +33,7 @@ export class QuotaLeases {
   ) {}
 
   /** Spends `cost` units of the key's quota; false when they are not left. */
-  async spend(key: VerifiedKey, cost = 1): Promise<boolean> {
+  async spend(key: QuotaHolder, cost = 1): Promise<boolean> {
     for (;;) {
       const lease = this.leases.get(key.id);
       if (lease && lease.epoch >= key.quotaEpochMs) {
@@ -63,7 +62,7 @@ export class QuotaLeases {
   async release(keyId: string): Promise<void> {
     const lease = this.leases.get(keyId);
     this.leases.delete(keyId);
-    if (lease && lease.left > 0) await this.repository.releaseQuota(keyId, lease.left, lease.epoch);
+    if (lease && lease.left > 0) await this.rows.release(keyId, lease.left, lease.epoch);
   }
 
   /** Gives every unspent unit back (shutdown). */
@@ -75,15 +74,14 @@ export class QuotaLeases {
    * Reserves a block (or what is left, if less) for the key. Tries a full block at the epoch the key knows,
    * then reads the row and reserves what it holds; a reservation lost to another instance reads again.
    */
-  private async reserve(key: VerifiedKey, cost: number): Promise<boolean> {
+  private async reserve(key: QuotaHolder, cost: number): Promise<boolean> {
     const block = Math.max(this.block, cost);
     const known = this.leases.get(key.id);
     if (known && known.epoch >= key.quotaEpochMs && known.emptyAt === undefined) {
-      if (await this.repository.reserveQuota(key.id, block, known.epoch))
-        return this.add(key, known.epoch, block);
+      if (await this.rows.reserve(key.id, block, known.epoch)) return this.add(key, known.epoch, block);
     }
     for (let attempt = 0; attempt < 5; attempt++) {
-      const row = await this.repository.readQuota(key.id);
+      const row = await this.rows.read(key.id);
       if (!row || row.remaining === null) return false;
       key.quotaEpochMs = Math.max(key.quotaEpochMs, row.epoch);
       // Near the end, a quarter of what is left: few units sit idle in one instance while another runs out.
@@ -96,13 +94,12 @@ export class QuotaLeases {
         });
         return false;
       }
-      if (await this.repository.reserveQuota(key.id, units, row.epoch))
-        return this.add(key, row.epoch, units);
+      if (await this.rows.reserve(key.id, units, row.epoch)) return this.add(key, row.epoch, units);
     }
     return false;
   }
 
-  private add(key: VerifiedKey, epoch: number, units: number): true {
+  private add(key: QuotaHolder, epoch: number, units: number): true {
     const lease = this.leases.get(key.id);
     if (lease && lease.epoch === epoch) {
       lease.left += units;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { storeCall } from '../common/store-call.util.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
-import type { VerifiedKey } from './verified-key.js';
+import type { QuotaHolder, QuotaRow, SpentUnits } from './quota.rows.js';
 
 /**
  * Spends `ARGV[1]` units from the hash `KEYS[1]` (`left`, `unsynced`, `epoch`). A hash missing or of an older
@@ -52,22 +52,9 @@ return 0`;
 /** A seeded hash lives this long after its last spend; written-back units make the row enough to seed again. */
 const IDLE_TTL_MS = 7 * 86_400_000;
 
-/** What a row holds of a key's quota: the seed of its counter. */
-export interface QuotaRow {
-  remaining: number | null;
-  epoch: number;
-}
-
-/** Units spent through Redis and taken for writing back to the key row. */
-export interface SpentUnits {
-  id: string;
-  units: number;
-  epoch: number;
-}
-
 /**
- * Quotas counted in Redis, one hash per key, `<prefix>quota:{<keyId>}` (the braces keep a key's scripts on
- * one Redis Cluster slot), every change one Lua script, so instances never overspend. The units spent are
+ * Quotas counted in Redis, one hash per key, `<prefix>quota:{<keyId>}` (an owner's: `<prefix>owner-quota:{<subject>}`;
+ * the braces keep a counter on one Redis Cluster slot), every change one Lua script, so instances never overspend. The units spent are
  * remembered in the hash (`unsynced`) until written back to the row: any instance that spends on the key
  * writes back what a dead one left, and nothing is lost unless Redis is.
  */
@@ -75,10 +62,12 @@ export class RedisQuotaCounter {
   constructor(
     private readonly redis: RedisConnection,
     private readonly timeoutMs: number,
+    /** Keeps the counters of keys (`quota`) and of owners (`owner-quota`) apart. */
+    private readonly namespace: string,
   ) {}
 
   /** Spends `cost` units; `read` gives the row when the counter must be seeded. False when they are not left. */
-  async spend(key: VerifiedKey, cost: number, read: () => Promise<QuotaRow | null>): Promise<boolean> {
+  async spend(key: QuotaHolder, cost: number, read: () => Promise<QuotaRow | null>): Promise<boolean> {
     let answer = await this.run(SPEND, key.id, cost, '', key.quotaEpochMs, IDLE_TTL_MS);
     if (answer === -2) {
       const row = await read();
@@ -114,7 +103,7 @@ export class RedisQuotaCounter {
   }
 
   private hashOf(keyId: string): string {
-    return this.redis.key(`quota:{${keyId}}`);
+    return this.redis.key(`${this.namespace}:{${keyId}}`);
   }
 
   /** Runs a script by its SHA-1, sending its text only when the server does not have it yet. */
