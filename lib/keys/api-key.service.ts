@@ -121,10 +121,8 @@ export class ApiKeyService implements OnModuleInit {
   /** The key, its `remaining` as counted now (the stored row lags behind the counters). */
   async get(id: string): Promise<ApiKeyView> {
     const record = await this.find(id);
-    return this.toView(
-      { ...record, remaining: await this.quotas.remaining(record.id, record) },
-      this.options.clock(),
-    );
+    const remaining = await this.quotas.remaining(record.id, record);
+    return this.toView({ ...record, remaining }, this.options.clock());
   }
 
   async update(id: string, patch: UpdateApiKeyInput, context?: ChangeContext): Promise<ApiKeyView> {

@@ -6,6 +6,11 @@ import { QuotaLeases } from './quota.leases.js';
 import { RedisQuotaCounter } from './quota.redis-counter.js';
 import type { QuotaHolder, QuotaRows, SpentUnits } from './quota.rows.js';
 
+/** A stored row with a quota: a key's (by `id`) or an owner's (by `subject`). */
+export type StoredQuota = { remaining: number | null; quotaRefilledAt: Date | null } & (
+  { id: string } | { subject: string }
+);
+
 /**
  * Where the quotas of one table (keys, or owners) are counted, without a database write per request: in
  * Redis with the `redis` option (units written back to the rows every `quotaSync.flushInterval`), else in
