@@ -10,6 +10,8 @@ export interface LoadKeys {
   keyIds: readonly string[];
   /** The key of the `limited` route, created with `BENCH_RATE_LIMIT`. */
   limited?: { key: string; id: string };
+  /** The key of the `quota` route, created with `BENCH_QUOTA`. */
+  quota?: { key: string; id: string };
 }
 
 /** RFC 6749 §2.3.1: `client_id:client_secret`, each form-urlencoded, in base64. */
@@ -35,7 +37,7 @@ export function tokenRequest(base: string, keyId: string, key: string): Route {
 export function loadsFor(
   base: string,
   config: ServerConfig,
-  { keys, keyIds, limited }: LoadKeys,
+  { keys, keyIds, limited, quota }: LoadKeys,
   bearerToken: string | undefined,
 ): Record<LoadName, Route> {
   return {
@@ -55,5 +57,7 @@ export function loadsFor(
     token: tokenRequest(base, keyIds[0], keys[0]),
     // One key on every connection, as for `apikey` with the cache warm; each request counts one hit.
     limited: { url: `${base}/guarded`, headers: { 'x-api-key': limited?.key ?? 'not-seeded' } },
+    // The same with a key whose quota each request spends one unit of.
+    quota: { url: `${base}/guarded`, headers: { 'x-api-key': quota?.key ?? 'not-seeded' } },
   };
 }

@@ -13,10 +13,11 @@ export const USAGE = `Usage: npm run bench -- [options]
   --db <list>          sqlite,postgres (default both)
   --keys <list>        1,100000 (default both)
   --cache <list>       warm,off (default both; "off" = verified-key cache disabled: the cache-miss path)
-  --route <list>       apikey,bearer,token,limited (default all): GET /guarded with X-API-Key; the same
+  --route <list>       apikey,bearer,token,limited,quota (default all): GET /guarded with X-API-Key; the same
                        route with Authorization: Bearer <EdDSA JWT>; POST /oauth/token (one new EdDSA token
                        per request); GET /guarded with the X-API-Key of a key with a rate limit that is
-                       never reached (one counter hit per request). Each is interleaved with the unguarded
+                       never reached (one counter hit per request); the same with a key whose quota is
+                       never used up (one unit spent per request). Each is interleaved with the unguarded
                        baseline in the same rounds; bearer, token and limited run with the key cache warm
                        and the fewest keys selected
   --limits <list>      memory,redis (default memory): where rate limits are counted, one server each:

@@ -36,15 +36,16 @@ export class RateLimitedError extends KeybridgeError {
 export class QuotaExhaustedError extends KeybridgeError {
   static override readonly code = 'quota_exhausted' as const;
   declare readonly code: 'quota_exhausted';
-  readonly scope: LimitScope;
-  constructor(state: RateLimitState, scope: LimitScope = 'key') {
+  /** Whose quota was used up; `undefined` (and no `scope` in the body) when the thrower does not say. */
+  readonly scope: LimitScope | undefined;
+  constructor(state: RateLimitState, scope?: LimitScope) {
     const message =
       scope === 'owner'
         ? "The quota of this API key's owner is used up."
         : 'The quota of this API key is used up.';
     super(message, HttpStatus.TOO_MANY_REQUESTS, {
       headers: tooManyRequestsHeaders(state),
-      body: limitBody(message, 'quota_exhausted', scope),
+      body: scope && limitBody(message, 'quota_exhausted', scope),
     });
     this.scope = scope;
   }
