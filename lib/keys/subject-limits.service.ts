@@ -28,7 +28,13 @@ const UNCACHED_TTL_MS = 1000;
 @Injectable()
 export class SubjectLimitsService implements OnModuleInit {
   private readonly cache: TtlCache<OwnerLimits | null>;
+  private readonly maxKnown: number;
   private readonly loading = new Map<string, Promise<OwnerLimits | null>>();
+  /**
+   * The last limits read of each owner, used when a read fails (the database is out): a key served from the
+   * verified-key cache keeps its owner's last known limits rather than failing for want of them.
+   */
+  private readonly lastKnown = new Map<string, OwnerLimits | null>();
 
   constructor(
     @Inject(SUBJECT_LIMITS_REPOSITORY) private readonly table: Repository<SubjectLimitsEntity>,
@@ -37,11 +43,8 @@ export class SubjectLimitsService implements OnModuleInit {
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {
     const { cache } = options;
-    this.cache = new TtlCache(
-      cache ? cache.max : 10_000,
-      cache ? cache.ttlMs : UNCACHED_TTL_MS,
-      options.clock,
-    );
+    this.maxKnown = cache ? cache.max : 10_000;
+    this.cache = new TtlCache(this.maxKnown, cache ? cache.ttlMs : UNCACHED_TTL_MS, options.clock);
   }
 
   onModuleInit(): void {
@@ -104,14 +107,27 @@ export class SubjectLimitsService implements OnModuleInit {
   }
 
   private async load(subject: string): Promise<OwnerLimits | null> {
-    const record = await this.deadline(() => this.table.findOneBy({ subject }));
+    let record: SubjectLimitsEntity | null;
+    try {
+      record = await this.deadline(() => this.table.findOneBy({ subject }));
+    } catch (error) {
+      const known = this.lastKnown.get(subject);
+      if (known === undefined) throw error;
+      return known;
+    }
     const limits = record && (record.rateLimit || record.remaining !== null) ? new OwnerLimits(record) : null;
-    if (this.loading.has(subject)) this.cache.set(subject, limits);
+    if (this.loading.has(subject)) {
+      this.cache.set(subject, limits);
+      this.lastKnown.delete(subject);
+      if (this.lastKnown.size >= this.maxKnown) this.lastKnown.delete(this.lastKnown.keys().next().value!);
+      this.lastKnown.set(subject, limits);
+    }
     return limits;
   }
 
   private forget(subject: string): void {
     this.cache.delete(subject);
+    this.lastKnown.delete(subject);
     this.loading.delete(subject);
   }
 

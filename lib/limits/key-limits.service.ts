@@ -56,7 +56,10 @@ export class KeyLimitsService {
    */
   applyTo(key: VerifiedKey): boolean {
     if (key.rateLimit || key.hasQuota || this.options.rateLimit) return true;
-    return this.owners.limitsOf(key.principal.subject) !== null;
+    const owner = this.owners.limitsOf(key.principal.subject);
+    // A read under way is awaited again by consume(); its failure is answered there.
+    if (owner instanceof Promise) owner.catch(() => undefined);
+    return owner !== null;
   }
 
   /**

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiKeyEntity, type ApiKeyModuleOptions } from 'nestjs-keybridge';
 import { DataSource } from 'typeorm';
-import { databaseTargets, type DatabaseTarget } from './support/databases.js';
+import { databaseTargets, sqlite, type DatabaseTarget } from './support/databases.js';
+import { until } from './support/outage.js';
+import { TcpProxy, throughProxy } from './support/tcp-proxy.js';
 import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
 import { startApp, type RunningApp } from './support/app-starter.js';
 
@@ -168,6 +170,81 @@ describe.each(
     expect((await a.keys.get(key.id)).remaining).toBe(25);
     expect(admitted(await burst([a], key.key, 40))).toBe(25);
   });
+});
+
+/**
+ * Quotas while Redis is cut (through a TCP proxy): `fail-closed` refuses with 503 and spends nothing;
+ * `local` counts from database leases, and once Redis is back the key's Redis count is set from the row, so
+ * the quota still holds exactly.
+ */
+(REDIS_URL ? describe : describe.skip)('quotas while Redis is unreachable (sqlite)', () => {
+  let proxy: TcpProxy;
+  const running: RunningApp[] = [];
+  const prefix = uniqueRedisPrefix();
+
+  beforeAll(async () => {
+    proxy = await TcpProxy.startFor(REDIS_URL!);
+  });
+  afterEach(async () => {
+    await proxy.restore();
+    for (const app of running.splice(0)) await app.close();
+  });
+  afterAll(async () => {
+    await proxy.stop();
+    await clearRedisPrefix(REDIS_URL!, prefix);
+  });
+
+  async function instance(onOutage: 'fail-closed' | 'local'): Promise<RunningApp> {
+    const app = await startApp('express', await sqlite.fresh(), {
+      redis: { connection: throughProxy(REDIS_URL!, proxy.port), keyPrefix: prefix, onOutage },
+      storeTimeout: '1s',
+      quotaSync: { lease: 5, flushInterval: '200ms' },
+    });
+    running.push(app);
+    return app;
+  }
+
+  it('fail-closed: answers 503 and spends nothing while Redis is cut', async () => {
+    const app = await instance('fail-closed');
+    const key = await app.keys.create({ name: 'closed', scopes: ['orders:read'], remaining: 10 });
+    expect(admitted(await burst([app], key.key, 4))).toBe(4);
+    await proxy.cut();
+    const refused = await until(
+      () => fetch(`${app.url}/orders`, { headers: { 'X-API-Key': key.key } }),
+      503,
+      5000,
+    );
+    expect(refused.seen.every((status) => status === 200 || status === 503)).toBe(true);
+    const servedBeforeNoticed = refused.seen.filter((status) => status === 200).length;
+    await proxy.restore();
+    const rest = await until(
+      () => fetch(`${app.url}/orders`, { headers: { 'X-API-Key': key.key } }),
+      200,
+      10_000,
+    );
+    const after = rest.seen.filter((status) => status === 200).length;
+    expect(4 + servedBeforeNoticed + after + (await drain([app], key.key))).toBe(10);
+  }, 30_000);
+
+  it('local: keeps serving from database leases, and the quota holds exactly once Redis is back', async () => {
+    const app = await instance('local');
+    const key = await app.keys.create({ name: 'local', scopes: ['orders:read'], remaining: 40 });
+    expect(admitted(await burst([app], key.key, 10))).toBe(10);
+    // Written back (every 200 ms) before the cut: units still only in Redis would be counted again (README).
+    await sleep(600);
+    await proxy.cut();
+    let served = 10;
+    for (let i = 0; i < 12; i++) {
+      const status = (await burst([app], key.key, 1))[0];
+      expect(status).toBe(200);
+      served++;
+    }
+    await proxy.restore();
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the connection is made again
+    const statuses = await burst([app], key.key, 40);
+    expect(unexpected(statuses)).toEqual([]);
+    expect(served + admitted(statuses) + (await drain([app], key.key))).toBe(40);
+  }, 30_000);
 });
 
 /**
