@@ -214,6 +214,7 @@ describe.each(
       503,
       5000,
     );
+    expect(refused.last.status).toBe(503);
     expect(refused.seen.every((status) => status === 200 || status === 503)).toBe(true);
     const servedBeforeNoticed = refused.seen.filter((status) => status === 200).length;
     await proxy.restore();
