@@ -3,18 +3,21 @@ import { storeCall } from '../common/store-call.util.js';
 import { ThrottledLogger } from '../common/throttled.logger.js';
 import { ConnectionHeartbeat } from './connection.heartbeat.js';
 import type { KeybridgeRedisOptions, RedisOutagePolicy } from '../interfaces/redis-options.interface.js';
-import { DEFAULT_REDIS_PREFIX, REDIS_CONNECTION_SETTINGS } from './redis.options.js';
+import { DEFAULT_REDIS_PREFIX } from './redis.options.js';
+import { isClient, openClient, subscriberFor, usesSentinel, type RedisClient } from './redis.clients.js';
 
 /**
- * One Redis for the module: a command connection for counters, publications and the denylist, from which
- * each subscription duplicates a connection of its own. A connection the module opens is made with
- * `REDIS_CONNECTION_SETTINGS` and watched by a heartbeat; a client of the caller's is used as it is (its
- * settings and its health are the caller's).
+ * One Redis for the module — a lone server, a master found through Sentinel, or a Cluster: a command
+ * connection for counters, publications and the denylist, beside which each subscription opens a connection
+ * of its own. A connection the module opens is made with the settings of `redis.options.ts` and watched by a
+ * heartbeat; a client of the caller's is used as it is (its settings and its health are the caller's).
  */
 export class RedisConnection {
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly keyPrefix: string;
   readonly onOutage: RedisOutagePolicy;
+  /** How many replicas must hold a token revocation before it counts as made (`WAIT`). */
+  readonly revocationReplicas: number;
   private readonly owned: boolean;
   private readonly heartbeat: ConnectionHeartbeat | undefined;
   private readonly logger = new ThrottledLogger('Keybridge');
@@ -25,18 +28,16 @@ export class RedisConnection {
     private readonly timeoutMs: number,
   ) {
     const { connection } = options;
-    this.owned = !(connection instanceof Redis);
-    if (connection instanceof Redis) this.client = connection;
+    this.owned = !isClient(connection);
+    if (isClient(connection)) this.client = connection;
     else {
-      this.client =
-        typeof connection === 'string'
-          ? new Redis(connection, REDIS_CONNECTION_SETTINGS)
-          : new Redis({ ...connection, ...REDIS_CONNECTION_SETTINGS });
+      this.client = openClient(connection);
       this.client.on('error', (error: Error) => this.logger.warn(`Redis: ${error.message}`));
       this.heartbeat = new ConnectionHeartbeat(this.client, this.logger);
     }
     this.keyPrefix = options.keyPrefix ?? DEFAULT_REDIS_PREFIX;
     this.onOutage = options.onOutage ?? 'fail-closed';
+    this.revocationReplicas = options.revocationReplicas ?? (usesSentinel(this.client) ? 1 : 0);
   }
 
   /**
@@ -53,12 +54,23 @@ export class RedisConnection {
     return this.connecting;
   }
 
-  /**
-   * A connection of its own for a subscription (which cannot share the command connection), made like the
-   * command connection, except that commands wait for it to connect rather than fail.
-   */
+  /** A connection of its own for a subscription (which cannot share the command connection). */
   duplicate(): Redis {
-    return this.client.duplicate({ ...REDIS_CONNECTION_SETTINGS, enableOfflineQueue: true });
+    return subscriberFor(this.client);
+  }
+
+  /**
+   * Resolves once `revocationReplicas` replicas hold every write made so far on the command connection
+   * (`WAIT`, on the same connection, so it covers them); rejects when fewer acknowledge within `timeoutMs`.
+   * (Not on a Cluster, where the option is refused: a write's node is not the command connection.)
+   */
+  async replicated(timeoutMs: number): Promise<void> {
+    const wanted = this.revocationReplicas;
+    if (wanted === 0 || !(this.client instanceof Redis)) return;
+    const acknowledged = await this.client.wait(wanted, Math.max(1, Math.floor(timeoutMs)));
+    if (acknowledged < wanted) {
+      throw new Error(`${acknowledged} of ${wanted} Redis replicas acknowledged the write in time`);
+    }
   }
 
   /** The name of a key or channel under the prefix. */
