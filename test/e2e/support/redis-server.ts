@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +19,24 @@ export function redisServerBinary(): string | undefined {
 
 /** Why a suite that starts Redis servers did not run. */
 export const NO_REDIS_SERVER = 'redis-server is not on the PATH: the Cluster and Sentinel suites are skipped';
+
+/** Servers still running, killed if the test process exits without stopping them. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Whether something already listens on `port` (a server left over by an interrupted run, another program). */
+function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 export class RedisServer {
   private process: ChildProcess | undefined;
@@ -60,8 +79,13 @@ export class RedisServer {
 
   /** Starts the server again after `kill` (same configuration, same port). */
   async run(): Promise<void> {
+    if (await portTaken(this.port)) {
+      throw new Error(`port ${this.port} is already in use: the suite's Redis servers need 17000–17099 free`);
+    }
     const binary = redisServerBinary() ?? 'redis-server';
     const child = spawn(binary, this.args, { stdio: 'ignore' });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     this.process = child;
     await until(`redis-server on port ${this.port}`, async () => {
       if (child.exitCode !== null)
