@@ -69,7 +69,7 @@ export class RedisDenylistStore implements DenylistStore {
   async add(id: string, expiresAtMs: number): Promise<void> {
     const now = this.clock();
     await storeCall(this.timeoutMs, async () => {
-      const results = await this.redis.client
+      const results = await this.redis.writer
         .multi()
         .zadd(this.setKey, String(expiresAtMs), id)
         .zremrangebyscore(this.setKey, '-inf', String(now))
