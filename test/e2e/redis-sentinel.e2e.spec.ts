@@ -67,6 +67,26 @@ interface Revocation {
     await expectAssertionOnce(a, b);
   });
 
+  it('puts revoked keys back from the database when the set lost them, on the next reconnection', async () => {
+    const key = await a.keys.create({ name: 'revoked, then lost by Redis', scopes: ['orders:read'] });
+    await a.keys.revoke(key.id);
+    const master = sentinel.masterClient();
+    await master.connect();
+    try {
+      const set = `${redis.keyPrefix}denylist`;
+      expect(await master.zscore(set, `key:${key.id}`)).not.toBeNull();
+      await master.del(set); // what a failover to a replica that never had it, or a restart, would leave
+      await master.client('KILL', 'TYPE', 'pubsub'); // the subscriptions reconnect, as after a master switch
+      await until(
+        'the revoked key back in the set',
+        async () => (await master.zscore(set, `key:${key.id}`)) !== null,
+      );
+    } finally {
+      master.disconnect();
+    }
+    await withKey(b, key).expect(401);
+  });
+
   it('loses no acknowledged revocation to a failover, and recovers without a restart', async () => {
     const holder = await a.keys.create({ name: 'token holder', scopes: ['orders:read'] });
     const planned: { kind: 'token' | 'key'; token: string; key?: CreatedApiKey }[] = [];
