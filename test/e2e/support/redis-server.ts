@@ -11,14 +11,20 @@ import { Redis } from 'ioredis';
  * a temporary directory, without persistence, and stopped with it.
  */
 
-/** The `redis-server` binary on the PATH, or `undefined`: the suites that start servers are then skipped. */
+/**
+ * The `redis-server` binary on the PATH, when `redis-cli` (which makes the cluster) is there too; else
+ * `undefined`, and the suites that start servers are skipped.
+ */
 export function redisServerBinary(): string | undefined {
-  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  const found = spawnSync('sh', ['-c', 'command -v redis-cli >/dev/null && command -v redis-server'], {
+    encoding: 'utf8',
+  });
   return found.status === 0 && found.stdout.trim() ? found.stdout.trim() : undefined;
 }
 
 /** Why a suite that starts Redis servers did not run. */
-export const NO_REDIS_SERVER = 'redis-server is not on the PATH: the Cluster and Sentinel suites are skipped';
+export const NO_REDIS_SERVER =
+  'redis-server or redis-cli is not on the PATH: the Redis Cluster and Sentinel suites are skipped';
 
 /** Servers still running, killed if the test process exits without stopping them. */
 const running = new Set<ChildProcess>();
