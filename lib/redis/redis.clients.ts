@@ -54,6 +54,8 @@ export function subscriberFor(client: RedisClient): Redis {
   const aim = (): void => {
     const nodes = knownNodes(client);
     const node = nodes[next++ % nodes.length];
+    // ioredis reads `host` and `port` from `options` at every connection attempt, and calls `retryStrategy`
+    // before each reconnection: the next attempt goes to this node.
     if (node) Object.assign(subscriber.options, node);
   };
   const subscriber: Redis = new Redis({
