@@ -22,7 +22,11 @@ export type {
   OAuthRoutes,
 } from './interfaces/api-key-options.interface.js';
 export type { Duration } from './common/duration.util.js';
-export type { KeybridgeRedisOptions, RedisDenylistOptions } from './interfaces/redis-options.interface.js';
+export type {
+  KeybridgeClusterConnection,
+  KeybridgeRedisOptions,
+  RedisDenylistOptions,
+} from './interfaces/redis-options.interface.js';
 
 // API keys
 export { ApiKeyService } from './keys/api-key.service.js';

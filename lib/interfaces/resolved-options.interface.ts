@@ -34,7 +34,7 @@ export type ResolvedDenylist =
 
 /** The `redis` option after validation. */
 export type ResolvedRedisOptions = Required<Pick<KeybridgeRedisOptions, 'keyPrefix' | 'onOutage'>> &
-  Pick<KeybridgeRedisOptions, 'connection'>;
+  Pick<KeybridgeRedisOptions, 'connection' | 'revocationReplicas'>;
 
 /** The options after validation, with every default filled in: what the module's collaborators are built from. */
 export interface ResolvedApiKeyOptions {

@@ -2,7 +2,12 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { causeOf } from '../common/error-cause.util.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
-import { InvalidApiKeyError, InvalidArgumentError, KeyConflictError, KeyNotFoundError } from '../errors/index.js';
+import {
+  InvalidApiKeyError,
+  InvalidArgumentError,
+  KeyConflictError,
+  KeyNotFoundError,
+} from '../errors/index.js';
 import { changeContext } from '../events/change-context.util.js';
 import { KeybridgeEventEmitter } from '../events/event.emitter.js';
 import type { ChangeContext } from '../interfaces/keybridge-event.interface.js';
@@ -48,19 +53,9 @@ export class ApiKeyService implements OnModuleInit {
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {}
 
-  /**
-   * A denylist that forgets on restart (memory) is handed back the keys revoked within the revocation
-   * horizon, so a restart does not bring their tokens back.
-   */
-  async onModuleInit(): Promise<void> {
-    if (!this.denylist.forgetsOnRestart) return;
-    try {
-      const revoked = await this.repository.revokedSince(this.denylist.horizonStart());
-      await this.denylist.restoreRevokedKeys(revoked);
-    } catch (error) {
-      // Tokens of those keys are still refused: every bearer request also checks its key.
-      this.logger.warn(`Revoked keys not read back into the memory denylist: ${(error as Error).message}`);
-    }
+  /** The key table is the authority for revoked keys: the denylist reads them back whenever it may have lost some. */
+  onModuleInit(): Promise<void> {
+    return this.denylist.useKeyAuthority(() => this.repository.revokedSince(this.denylist.horizonStart()));
   }
 
   /**
