@@ -40,7 +40,13 @@ describe.each(targetMatrix())('DPoP with oauth4webapi on %s', (_name, database, 
   let client: oauth.Client;
 
   beforeAll(async () => {
-    running = await startApp(adapter, await database.fresh(), {}, { port: await freePort() });
+    // oauth4webapi stamps proofs with the real time: the server runs on it too.
+    running = await startApp(
+      adapter,
+      await database.fresh(),
+      { clock: Date.now },
+      { port: await freePort() },
+    );
     const issuer = new URL(running.url);
     as = await oauth.processDiscoveryResponse(
       issuer,
@@ -179,7 +185,7 @@ describe.each(['express', 'fastify'] as const)('DPoP server nonces with oauth4we
     running = await startApp(
       adapter,
       await sqlite.fresh(),
-      { dpop: { nonce: true } },
+      { dpop: { nonce: true }, clock: Date.now },
       { port: await freePort() },
     );
     const issuer = new URL(running.url);
