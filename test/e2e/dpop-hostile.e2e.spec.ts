@@ -196,6 +196,25 @@ describe.each(ADAPTERS)('hostile DPoP proofs on %s', (adapter) => {
     ]);
   });
 
+  it('refuses a proof whose claims were changed after signing', async () => {
+    const dk = dpopKey();
+    const token = await boundToken(dk);
+    const [head, , signature] = (await proofFor(dk, token)).split('.');
+    const payload = Buffer.from(
+      JSON.stringify({
+        jti: 'forged',
+        htm: 'GET',
+        htu: ordersUrl,
+        iat: Math.floor(running.clock.now / 1000),
+      }),
+    ).toString('base64url');
+    const sent = `${head}.${payload}.${signature}`;
+    expectRefused(await getOrders(`DPoP ${token}`, sent), 'invalid_dpop_proof', 'dpop_signature', [
+      sent,
+      token,
+    ]);
+  });
+
   it('refuses a proof signed by another key', async () => {
     const dk = dpopKey();
     const token = await boundToken(dk);
