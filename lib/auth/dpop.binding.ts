@@ -15,8 +15,11 @@ import {
   type KeybridgeError,
 } from '../errors/index.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
+import { ApiKeyVerifier } from '../keys/api-key.verifier.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
+import { AccessTokenService } from '../tokens/access-token.service.js';
 import type { VerifiedToken } from '../tokens/verified-token.js';
+import type { GuardedExchange } from './credential.reader.js';
 
 type ProvenRequest = IncomingRequestLike & { method?: string };
 
@@ -34,6 +37,8 @@ export class DpopBinding {
 
   constructor(
     private readonly proofs: DpopProofVerifier,
+    private readonly keys: ApiKeyVerifier,
+    private readonly tokens: AccessTokenService,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {
     this.origin = new URL(options.tokens.issuer).origin;
@@ -67,6 +72,30 @@ export class DpopBinding {
     const queryStart = raw.indexOf('?');
     const path = queryStart === -1 ? raw : raw.slice(0, queryStart);
     return normalizedHtu(`${this.origin}${path.startsWith('/') ? path : `/${path}`}`) ?? '';
+  }
+
+  /** The token of `Authorization: DPoP`, verified as a bearer token is, and then its proof (`proveToken`). */
+  async provenToken(
+    token: string,
+    exchange: GuardedExchange,
+    beforeVerify: ((request: IncomingRequestLike) => void) | undefined,
+    now: number,
+  ): Promise<VerifiedToken> {
+    const verified = await this.tokens.authenticate(token, beforeVerify, exchange.request, now);
+    await this.proveToken(verified, token, exchange.request, exchange.response, now);
+    return verified;
+  }
+
+  /** A presented key with a `DPoP` header: the stored key, then its proof (`proveKey`). */
+  async provenKey(
+    key: string,
+    request: ProvenRequest,
+    response: unknown,
+    beforeRead: ((request: IncomingRequestLike) => void) | undefined,
+    now: number,
+  ): Promise<VerifiedKey> {
+    const verified = await this.keys.authenticate(key, beforeRead, request, now, true);
+    return this.proveKey(verified, request, response, now);
   }
 
   /**

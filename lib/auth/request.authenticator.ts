@@ -156,11 +156,8 @@ export class RequestAuthenticator {
     now: number = this.options.clock(),
     response?: unknown,
   ): VerifiedKey | Promise<VerifiedKey> {
-    const dpop = this.dpop;
-    if (!dpop?.hasProof(request)) return this.keys.authenticate(key, this.throttleGate, request, now);
-    return Promise.resolve(this.keys.authenticate(key, this.throttleGate, request, now, true)).then(
-      (verified) => dpop.proveKey(verified, request, response, now),
-    );
+    if (!this.dpop?.hasProof(request)) return this.keys.authenticate(key, this.throttleGate, request, now);
+    return this.dpop.provenKey(key, request, response, this.throttleGate, now);
   }
 
   /**
@@ -192,18 +189,9 @@ export class RequestAuthenticator {
   /** `Authorization: DPoP`: the token as `authenticateBearer` checks it, and its proof (`DpopBinding.proveToken`). */
   authenticateDpop(token: string, requirements: RouteRequirements, exchange: GuardedExchange): Promise<true> {
     exchange.dpop = true;
-    const now = this.options.clock();
-    let keyId: string | undefined;
-    const proven = new Promise<VerifiedToken>((resolve) =>
-      resolve(this.tokens.authenticate(token, this.throttleGate, exchange.request, now)),
-    ).then(async (verified) => {
-      keyId = verified.keyId;
-      await this.dpop!.proveToken(verified, token, exchange.request, exchange.response, now);
-      return verified;
-    });
-    return proven.then(
+    return this.dpop!.provenToken(token, exchange, this.throttleGate, this.options.clock()).then(
       (verified) => this.authorizeToken(verified, requirements, exchange, this.options.clock()),
-      (error: unknown) => Promise.reject(this.reject(error, exchange, keyId)),
+      (error: unknown) => Promise.reject(this.reject(error, exchange)),
     );
   }
 
