@@ -58,16 +58,7 @@ export class DpopProofKeys {
 
 function readHeader(segment: string): { alg: string; jwk: Record<string, unknown> } {
   if (segment.length > MAX_HEADER_LENGTH) throw new InvalidDpopProofError('malformed');
-  let header: unknown;
-  try {
-    header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidDpopProofError('malformed');
-  }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-    throw new InvalidDpopProofError('malformed');
-  }
-  const { typ, alg, jwk, crit } = header as Record<string, unknown>;
+  const { typ, alg, jwk, crit } = jsonSegment(segment, 'malformed');
   if (typ !== DPOP_PROOF_TYPE) throw new InvalidDpopProofError('typ');
   if (typeof alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(alg)) {
     throw new InvalidDpopProofError('algorithm');
@@ -110,4 +101,18 @@ export function verifySignature(alg: string, key: KeyObject, input: string, sign
   } catch {
     return false;
   }
+}
+
+/** A JWS segment that must decode to a JSON object, or `InvalidDpopProofError` with `reason`. */
+export function jsonSegment(segment: string, reason: 'malformed' | 'claims'): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidDpopProofError(reason);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidDpopProofError(reason);
+  }
+  return value as Record<string, unknown>;
 }

@@ -5,7 +5,7 @@ import { InvalidDpopProofError, UseDpopNonceError } from '../errors/index.js';
 import type { ReplayCache } from '../interfaces/replay-cache.interface.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { DpopNonces } from './dpop.nonces.js';
-import { DpopProofKeys, verifySignature } from './dpop-proof.keys.js';
+import { DpopProofKeys, jsonSegment, verifySignature } from './dpop-proof.keys.js';
 
 const MAX_PROOF_LENGTH = 8192;
 const MAX_JTI_LENGTH = 256;
@@ -105,7 +105,7 @@ export class DpopProofVerifier {
     if (!verifySignature(alg, key, proof.slice(0, payloadEnd), signature)) {
       throw new InvalidDpopProofError('signature');
     }
-    const { jti, htm, htu, iat, ath, nonce } = payloadOf(proof.slice(headerEnd + 1, payloadEnd));
+    const { jti, htm, htu, iat, ath, nonce } = jsonSegment(proof.slice(headerEnd + 1, payloadEnd), 'claims');
     if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) {
       throw new InvalidDpopProofError('claims');
     }
@@ -142,18 +142,4 @@ export class DpopProofVerifier {
     if (state === undefined) throw new UseDpopNonceError(this.nonces.issue(now));
     return state === 'previous' ? this.nonces.issue(now) : undefined;
   }
-}
-
-/** The claims of a proof whose signature checked out: a JSON object, or `InvalidDpopProofError`. */
-function payloadOf(segment: string): Record<string, unknown> {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidDpopProofError('claims');
-  }
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-    throw new InvalidDpopProofError('claims');
-  }
-  return payload as Record<string, unknown>;
 }

@@ -1,41 +1,8 @@
 import request from 'supertest';
 import { startApp, type RunningApp } from './support/app-starter.js';
-import { databaseTargets, sqlite } from './support/databases.js';
 import { dpopKey, proof, type DpopKey } from './support/dpop.js';
 import { basic, expectOAuthError, form, TOKEN_PATH } from './support/oauth.js';
-import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
-
-interface SharedStore {
-  databaseUrl: string;
-  options: object;
-  done(): Promise<void>;
-}
-
-/** The stores instances share to accept each proof once: Redis when configured, else their database. */
-function sharedReplayStores(): [string, () => Promise<SharedStore>][] {
-  const stores: [string, () => Promise<SharedStore>][] = [];
-  const redisUrl = redisTarget();
-  if (redisUrl) {
-    stores.push([
-      'one Redis prefix',
-      async () => {
-        const prefix = uniqueRedisPrefix();
-        return {
-          databaseUrl: await sqlite.fresh(),
-          options: { redis: { connection: redisUrl, keyPrefix: prefix } },
-          done: () => clearRedisPrefix(redisUrl, prefix),
-        };
-      },
-    ]);
-  }
-  for (const target of databaseTargets()) {
-    stores.push([
-      `one ${target.name} database without Redis`,
-      async () => ({ databaseUrl: await target.fresh(), options: {}, done: async () => undefined }),
-    ]);
-  }
-  return stores;
-}
+import { sharedReplayStores } from './support/replay-stores.js';
 
 /**
  * Two instances behind one public URL, sharing the replay store and the signing key, with server nonces
