@@ -19,6 +19,7 @@ export {
 export type {
   ApiKeyModuleExtras,
   ApiKeyModuleOptions,
+  DpopOptions,
   OAuthRoutes,
 } from './interfaces/api-key-options.interface.js';
 export type { Duration } from './common/duration.util.js';
@@ -75,6 +76,7 @@ export { clientAddress } from './common/client-address.util.js';
 
 // Audit events
 export type {
+  AuthMethod,
   ChangeContext,
   EventClient,
   KeybridgeEvent,
@@ -137,6 +139,7 @@ export {
   InsufficientScopeError,
   InvalidApiKeyError,
   InvalidArgumentError,
+  InvalidDpopProofError,
   InvalidOptionsError,
   InvalidTokenError,
   KeybridgeError,
@@ -146,9 +149,11 @@ export {
   MissingCredentialsError,
   QuotaExhaustedError,
   RateLimitedError,
+  UseDpopNonceError,
 } from './errors/index.js';
 export type {
   AnyKeybridgeError,
+  DpopRefusalReason,
   InvalidKeyReason,
   InvalidTokenReason,
   KeybridgeErrorBody,
