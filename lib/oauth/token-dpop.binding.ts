@@ -57,7 +57,8 @@ export class TokenDpopBinding {
 
   /**
    * A key that requires proof takes a proof only from its registered key. With its secret (`method` not
-   * `private_key_jwt`), that proof is required; the refusal is then `invalid_client`, as for the secret alone.
+   * `private_key_jwt`), that proof is required; the refusal is then `invalid_client`, as for the secret
+   * alone (`invalid_request` for a subject token without client authentication, `method` undefined).
    */
   checkKey(
     key: VerifiedKey,
@@ -78,6 +79,10 @@ export class TokenDpopBinding {
         ...(method ? { authMethod: method } : {}),
         at: new Date(this.options.clock()),
       });
+      // A token exchange without client authentication: the key is the subject token (RFC 8693 §2.2.2).
+      if (method === undefined) {
+        throw new OAuthError('invalid_request', 'The subject_token is not a valid API key.');
+      }
       throw new OAuthError('invalid_client', 'Client authentication failed.', HttpStatus.UNAUTHORIZED, {
         'WWW-Authenticate':
           method === 'api_key_header' ? this.options.challenge : basicChallenge(this.options.realm),

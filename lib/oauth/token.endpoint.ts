@@ -95,12 +95,7 @@ export class TokenEndpoint {
       throw new OAuthError('invalid_request', 'The subject_token belongs to another client.');
     }
     if (!client) this.clients.checkOrigin(key, request, ip);
-    this.dpop.checkKey(
-      key,
-      proof,
-      presented?.method === 'private_key_jwt' ? 'private_key_jwt' : undefined,
-      ip,
-    );
+    this.dpop.checkKey(key, proof, presented?.method, ip);
     return this.issue(key, params, ip, 'token_exchange', presented?.method, proof);
   }
 

@@ -5,7 +5,15 @@ import type { CreatedApiKey, KeybridgeEvent } from 'nestjs-keybridge';
 import { freePort, startApp, type RunningApp } from './support/app-starter.js';
 import { ADAPTERS, sqlite } from './support/databases.js';
 import { dpopKey, proof, type DpopKey } from './support/dpop.js';
-import { basic, encodeJwt, expectOAuthError, form, TOKEN_PATH } from './support/oauth.js';
+import {
+  API_KEY_TOKEN_TYPE,
+  basic,
+  encodeJwt,
+  expectOAuthError,
+  form,
+  TOKEN_EXCHANGE,
+  TOKEN_PATH,
+} from './support/oauth.js';
 
 type Res = request.Response;
 
@@ -313,6 +321,28 @@ describe.each(ADAPTERS)('hostile DPoP proofs on %s', (adapter) => {
       expectProofRequired(await withKey(foreign), [foreign]);
       const elsewhere = await proof(registered, { htm: 'POST', htu: ordersUrl, now: running.clock.now });
       expectProofRequired(await withKey(elsewhere), [elsewhere]);
+    });
+
+    it("exchanges the key for a bound token with its registered key's proof, and not with another's", async () => {
+      const exchange = (dpop: string) =>
+        request(running.url)
+          .post(TOKEN_PATH)
+          .set('DPoP', dpop)
+          .type('form')
+          .send(
+            form({
+              grant_type: TOKEN_EXCHANGE,
+              subject_token: strict.key,
+              subject_token_type: API_KEY_TOKEN_TYPE,
+            }),
+          );
+      const own = await proof(registered, { htm: 'POST', htu: tokenUrl, now: running.clock.now });
+      const granted = await exchange(own);
+      expect(granted.status).toBe(200);
+      expect(granted.body.token_type).toBe('DPoP');
+      const foreign = await proof(dpopKey(), { htm: 'POST', htu: tokenUrl, now: running.clock.now });
+      expectOAuthError(await exchange(foreign), 400, 'invalid_request', [strict.key, foreign]);
+      expect(lastFailure()).toMatchObject({ reason: 'proof_required', keyId: strict.id });
     });
 
     it("gets a bound token with its secret and its registered key's proof, and not with another's", async () => {
