@@ -9,10 +9,11 @@ export type CacheMode = 'warm' | 'off';
  * `bearer` = the same route with `Authorization: Bearer <access token>`; `token` = `POST /oauth/token`
  * (client_credentials, HTTP Basic), which mints and signs a new token per request; `limited` = `GET /guarded`
  * with the `X-API-Key` of a key that has a rate limit (`BENCH_RATE_LIMIT`, never reached), so every request
- * also counts one hit in the module's rate-limit counters.
+ * also counts one hit in the module's rate-limit counters; `dpop` = `GET /guarded` with `Authorization: DPoP
+ * <DPoP-bound token>` and a fresh DPoP proof per request (signature check, `jti` claimed in the replay cache).
  */
-export type RouteName = 'apikey' | 'bearer' | 'token' | 'limited';
-export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token', 'limited'];
+export type RouteName = 'apikey' | 'bearer' | 'token' | 'limited' | 'dpop';
+export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token', 'limited', 'dpop'];
 /**
  * Where the module counts per-key rate limits: `memory` = this process (the default, no `redis` option);
  * `redis` = the module's `redis` option, one EVALSHA round trip per request of a rate-limited key.

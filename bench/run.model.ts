@@ -18,6 +18,7 @@ export const ROUTE_LABELS: Record<RouteName, string> = {
   bearer: 'Bearer JWT',
   token: 'token endpoint',
   limited: 'rate-limited key',
+  dpop: 'DPoP-bound JWT',
 };
 /** How each store of rate-limit counters is named in reports. */
 export const LIMITS_LABELS: Record<LimitsStore, string> = { memory: 'memory', redis: 'Redis' };

@@ -19,6 +19,7 @@ export {
 export type {
   ApiKeyModuleExtras,
   ApiKeyModuleOptions,
+  DpopOptions,
   OAuthRoutes,
 } from './interfaces/api-key-options.interface.js';
 export type { Duration } from './common/duration.util.js';
@@ -79,6 +80,7 @@ export { clientAddress } from './common/client-address.util.js';
 
 // Audit events
 export type {
+  AuthMethod,
   ChangeContext,
   EventClient,
   KeybridgeEvent,
@@ -141,6 +143,7 @@ export {
   InsufficientScopeError,
   InvalidApiKeyError,
   InvalidArgumentError,
+  InvalidDpopProofError,
   InvalidOptionsError,
   InvalidTokenError,
   KeybridgeError,
@@ -150,9 +153,11 @@ export {
   MissingCredentialsError,
   QuotaExhaustedError,
   RateLimitedError,
+  UseDpopNonceError,
 } from './errors/index.js';
 export type {
   AnyKeybridgeError,
+  DpopRefusalReason,
   InvalidKeyReason,
   InvalidTokenReason,
   KeybridgeErrorBody,

@@ -36,6 +36,13 @@ export type ResolvedDenylist =
 export type ResolvedRedisOptions = Required<Pick<KeybridgeRedisOptions, 'keyPrefix' | 'onOutage'>> &
   Pick<KeybridgeRedisOptions, 'connection' | 'revocationReplicas'>;
 
+/** The `dpop` option after validation. */
+export interface ResolvedDpopOptions {
+  nonce: boolean;
+  nonceLifetimeMs: number;
+  proofMaxAgeMs: number;
+}
+
 /** The options after validation, with every default filled in: what the module's collaborators are built from. */
 export interface ResolvedApiKeyOptions {
   pepper: string | undefined;
@@ -68,6 +75,7 @@ export interface ResolvedApiKeyOptions {
   /** The URL of the RFC 9728 protected resource metadata, when bearer tokens are on. */
   readonly resourceMetadataUrl: string | undefined;
   tokens: ResolvedTokenOptions;
+  dpop: ResolvedDpopOptions;
   redis: ResolvedRedisOptions | undefined;
   denylist: ResolvedDenylist;
   routes: OAuthRoutes;
