@@ -15,6 +15,17 @@ declare module 'autocannon' {
     timeout?: number;
     /** Called once per connection (without workers), to give each its own headers. */
     setupClient?: (client: AutocannonClient) => void;
+    /** The requests each connection sends in turn; `setupRequest` may rewrite one just before it is sent. */
+    requests?: {
+      setupRequest?: (request: AutocannonRequest) => AutocannonRequest;
+    }[];
+  }
+
+  interface AutocannonRequest {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string;
   }
 
   interface AutocannonClient {

@@ -14,6 +14,8 @@ export interface Route {
   body?: string;
   /** Connection i presents `keyPerConnection[i % length]`, so no two requests in flight share a key. */
   keyPerConnection?: readonly string[];
+  /** Headers made anew for every request (a DPoP proof), added to `headers`. */
+  perRequest?: () => Record<string, string>;
 }
 
 /** One run of load against a server, with the server's CPU cost and the machine's other load around it. */
@@ -28,7 +30,7 @@ export async function measuredRun(
 }
 
 export function load(route: Route, durationSec: number, connections: number): Promise<RunSample> {
-  const { url, method, headers, body, keyPerConnection } = route;
+  const { url, method, headers, body, keyPerConnection, perRequest } = route;
   let connection = 0;
   return new Promise((resolve, reject) => {
     const watchdog = setTimeout(
@@ -48,6 +50,18 @@ export function load(route: Route, durationSec: number, connections: number): Pr
         headers,
         ...(body === undefined ? {} : { body }),
         timeout: 10,
+        ...(perRequest
+          ? {
+              requests: [
+                {
+                  setupRequest: (request) => ({
+                    ...request,
+                    headers: { ...request.headers, ...perRequest() },
+                  }),
+                },
+              ],
+            }
+          : {}),
         ...(keyPerConnection
           ? {
               setupClient: (client) => {

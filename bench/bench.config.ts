@@ -9,12 +9,13 @@ export type CacheMode = 'warm' | 'off';
  * `bearer` = the same route with `Authorization: Bearer <access token>`; `token` = `POST /oauth/token`
  * (client_credentials, HTTP Basic), which mints and signs a new token per request; `limited` = `GET /guarded`
  * with the `X-API-Key` of a key that has a rate limit (`BENCH_RATE_LIMIT`, never reached), so every request
- * also counts one hit in the module's rate-limit counters; `quota` = `GET /guarded` with the `X-API-Key` of a
- * key with a quota (`BENCH_QUOTA`, never used up), so every request also spends one unit of it (in memory
- * from database leases, or in Redis with `--limits redis`).
+ * also counts one hit in the module's rate-limit counters; `dpop` = `GET /guarded` with `Authorization: DPoP
+ * <DPoP-bound token>` and a fresh DPoP proof per request (signature check, `jti` claimed in the replay cache);
+ * `quota` = `GET /guarded` with the `X-API-Key` of a key with a quota (`BENCH_QUOTA`, never used up), so every
+ * request also spends one unit of it (in memory from database leases, or in Redis with `--limits redis`).
  */
-export type RouteName = 'apikey' | 'bearer' | 'token' | 'limited' | 'quota';
-export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token', 'limited', 'quota'];
+export type RouteName = 'apikey' | 'bearer' | 'token' | 'limited' | 'dpop' | 'quota';
+export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token', 'limited', 'dpop', 'quota'];
 /**
  * Where the module counts per-key rate limits: `memory` = this process (the default, no `redis` option);
  * `redis` = the module's `redis` option, one EVALSHA round trip per request of a rate-limited key.

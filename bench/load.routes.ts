@@ -1,6 +1,7 @@
 /** What each load sends to one server: the URL, the credentials, and how they are spread over connections. */
 import type { LoadName, ServerConfig } from './bench.config.js';
 import type { Route } from './autocannon.load.js';
+import { htuOf, makeProof, type DpopClient } from './dpop.proofs.js';
 
 export const TOKEN_ENDPOINT = '/oauth/token';
 
@@ -39,7 +40,9 @@ export function loadsFor(
   config: ServerConfig,
   { keys, keyIds, limited, quota }: LoadKeys,
   bearerToken: string | undefined,
+  dpop?: { token: string; client: DpopClient },
 ): Record<LoadName, Route> {
+  const guardedHtu = htuOf('/guarded');
   return {
     // The unguarded route gets no key: the guard returns before reading it on a @Public() route anyway.
     unguarded: { url: `${base}/unguarded`, headers: {} },
@@ -57,6 +60,17 @@ export function loadsFor(
     token: tokenRequest(base, keyIds[0], keys[0]),
     // One key on every connection, as for `apikey` with the cache warm; each request counts one hit.
     limited: { url: `${base}/guarded`, headers: { 'x-api-key': limited?.key ?? 'not-seeded' } },
+    // One DPoP-bound token for every connection (from the verified-token cache after the first request),
+    // and a new proof signed by the client for every request: the server checks its signature, claims and
+    // `ath`, and claims its `jti` once in the replay cache.
+    dpop: {
+      url: `${base}/guarded`,
+      headers: { authorization: `DPoP ${dpop?.token ?? 'not-minted'}` },
+      perRequest: () =>
+        dpop
+          ? { dpop: makeProof(dpop.client, 'GET', guardedHtu, dpop.token) }
+          : ({} as Record<string, string>),
+    },
     // The same with a key whose quota each request spends one unit of.
     quota: { url: `${base}/guarded`, headers: { 'x-api-key': quota?.key ?? 'not-seeded' } },
   };

@@ -81,6 +81,14 @@ function header(report: Report): string[] {
           '  in the rate-limit counters and sends the `RateLimit-*` headers.',
         ]
       : []),
+    ...(routes.has('dpop')
+      ? [
+          '  "DPoP-bound JWT" = `GET /guarded` with `Authorization: DPoP <token>`, one EdDSA token bound to the',
+          "  client's Ed25519 key through `POST /oauth/token` with a proof, and a new proof signed by the client",
+          '  for every request: the server checks its signature, claims and `ath`, and claims its `jti` once in',
+          '  the replay cache (the database with "memory" limits, Redis with "Redis").',
+        ]
+      : []),
     `- Rate-limit counters ("limits"): ${stores.map((store) => limitsDescription(store, report.settings)).join('; ')}.`,
     '- req/s are medians over the rounds; ratio = median route req/s / median unguarded req/s; "round ratios"',
     '  is the range of route/unguarded within each round. "cache off" is the cache-miss path, one indexed query',

@@ -13,16 +13,19 @@ export const USAGE = `Usage: npm run bench -- [options]
   --db <list>          sqlite,postgres (default both)
   --keys <list>        1,100000 (default both)
   --cache <list>       warm,off (default both; "off" = verified-key cache disabled: the cache-miss path)
-  --route <list>       apikey,bearer,token,limited,quota (default all): GET /guarded with X-API-Key; the same
-                       route with Authorization: Bearer <EdDSA JWT>; POST /oauth/token (one new EdDSA token
-                       per request); GET /guarded with the X-API-Key of a key with a rate limit that is
-                       never reached (one counter hit per request); the same with a key whose quota is
-                       never used up (one unit spent per request). Each is interleaved with the unguarded
-                       baseline in the same rounds; bearer, token and limited run with the key cache warm
-                       and the fewest keys selected
+  --route <list>       apikey,bearer,token,limited,dpop,quota (default all): GET /guarded with X-API-Key;
+                       the same route with Authorization: Bearer <EdDSA JWT>; POST /oauth/token (one new
+                       EdDSA token per request); GET /guarded with the X-API-Key of a key with a rate limit
+                       that is never reached (one counter hit per request); GET /guarded with Authorization:
+                       DPoP <bound JWT> and a new Ed25519 DPoP proof per request (its jti claimed once in
+                       the replay cache: the database, or Redis with --limits redis); GET /guarded with the
+                       X-API-Key of a key whose quota is never used up (one unit spent per request). Each is
+                       interleaved with the unguarded baseline in the same rounds ("unguarded" may be
+                       listed, it always runs); bearer, token, limited, dpop and quota run with the key
+                       cache warm and the fewest keys selected
   --limits <list>      memory,redis (default memory): where rate limits are counted, one server each:
-                       in the server's memory, or in Redis (the module's redis option). apikey and limited
-                       run with each; bearer and token with the first only
+                       in the server's memory, or in Redis (the module's redis option). apikey, limited
+                       and dpop run with each; bearer and token with the first only
   --redis-url <url>    default redis://127.0.0.1:6379 (keys under keybridge-bench:<run>:, deleted after)
   --rounds <n>  --duration <s>  --warmup <s>  --connections <n> (default 50)
   --retries <n>        extra rounds per configuration to replace rounds disturbed by other processes
@@ -103,7 +106,9 @@ export function parseRunArgs(argv: string[] = process.argv.slice(2)): RunOptions
   const databases = listArg(args.db, ['sqlite', 'postgres'] as const, 'db');
   const keyCounts = listArg(args.keys, ['1', String(MANY_KEYS)] as const, 'keys').map(Number);
   const cacheModes = listArg(args.cache, ['warm', 'off'] as const, 'cache');
-  const routeNames = listArg(args.route, ROUTE_NAMES, 'route');
+  // The unguarded baseline runs beside every route: naming it is allowed and changes nothing.
+  const routes = args.route?.flatMap((v) => v.split(',')).filter((v) => v.trim() !== 'unguarded');
+  const routeNames = listArg(routes?.length ? routes : args.route, ROUTE_NAMES, 'route');
   const limitsStores = listArg(args.limits, LIMITS_STORES, 'limits', ['memory']);
   const isFullRun = !args.quick && FILTERS.every((name) => args[name] === undefined);
 

@@ -18,6 +18,7 @@ export const ROUTE_LABELS: Record<RouteName, string> = {
   bearer: 'Bearer JWT',
   token: 'token endpoint',
   limited: 'rate-limited key',
+  dpop: 'DPoP-bound JWT',
   quota: 'quota key',
 };
 /** How each store of rate-limit counters is named in reports. */

@@ -52,11 +52,14 @@ export function buildPlan(options: RunOptions, tempDir: string): Plan {
             // The Bearer route never reads the key store, the token endpoint and the rate-limited key are
             // read from the warm key cache: the number of stored keys does not matter to them, so they run
             // once, with the fewest keys. The OAuth routes count no per-key limit (the mint limits are off):
-            // they run with the first store of counters only.
+            // they run with the first store of counters only. DPoP proofs are claimed once in the replay
+            // cache, which the redis option moves from the database to Redis: it runs with each.
             const routes = routeNames.filter((route) => {
               if (route === 'apikey') return true;
               if (cache !== 'warm' || keys !== keyCounts[0]) return false;
-              return route === 'limited' || route === 'quota' || limits === limitsStores[0];
+              return (
+                route === 'limited' || route === 'dpop' || route === 'quota' || limits === limitsStores[0]
+              );
             });
             if (routes.length === 0) return [];
             const redis = redisFor(limits);

@@ -4,6 +4,7 @@
  */
 import { BENCH_RATE_LIMIT, type ServerConfig } from './bench.config.js';
 import type { Route } from './autocannon.load.js';
+import { dpopClient, htuOf, makeProof, type DpopClient } from './dpop.proofs.js';
 import { TOKEN_ENDPOINT, tokenRequest, type LoadKeys } from './load.routes.js';
 import { redisKeys } from './redis.client.js';
 import { format } from './report.format.js';
@@ -25,7 +26,11 @@ export async function checkServer(
   base: string,
   config: ServerConfig,
   { keys, keyIds, limited }: LoadKeys,
-): Promise<{ bearerToken: string | undefined; limitedRemaining: number | undefined }> {
+): Promise<{
+  bearerToken: string | undefined;
+  limitedRemaining: number | undefined;
+  dpop?: { token: string; client: DpopClient };
+}> {
   const send = async (
     route: Route,
     status: number,
@@ -57,8 +62,9 @@ export async function checkServer(
   const limitedRemaining = config.routes.includes('limited')
     ? await checkLimited(base, config, limited)
     : undefined;
+  const dpop = config.routes.includes('dpop') ? await checkDpop(base, keyIds[0], keys[0], send) : undefined;
   if (!config.routes.includes('bearer') && !config.routes.includes('token'))
-    return { bearerToken: undefined, limitedRemaining };
+    return { bearerToken: undefined, limitedRemaining, dpop };
 
   const minted = await send(tokenRequest(base, keyIds[0], keys[0]), 200);
   const answer = JSON.parse(minted.body) as {
@@ -85,7 +91,39 @@ export async function checkServer(
   // A token with a forged signature: refused, so the 200 above did come from a verified token.
   const [head, payload] = answer.access_token.split('.');
   await get('/guarded', { authorization: `Bearer ${head}.${payload}.${'A'.repeat(86)}` }, 401);
-  return { bearerToken: answer.access_token, limitedRemaining };
+  return { bearerToken: answer.access_token, limitedRemaining, dpop };
+}
+
+type Send = (route: Route, status: number) => Promise<{ body: string }>;
+
+/**
+ * Mints a DPoP-bound token through the real token endpoint with a proof, then checks that the route accepts
+ * it with a fresh proof, refuses the same proof again (so each load request is really checked once), and
+ * refuses the token as a bearer token.
+ */
+async function checkDpop(
+  base: string,
+  keyId: string,
+  key: string,
+  send: Send,
+): Promise<{ token: string; client: DpopClient }> {
+  const client = dpopClient();
+  const mint = tokenRequest(base, keyId, key);
+  mint.headers = { ...mint.headers, dpop: makeProof(client, 'POST', htuOf(TOKEN_ENDPOINT)) };
+  const minted = JSON.parse((await send(mint, 200)).body) as { access_token?: unknown; token_type?: unknown };
+  if (typeof minted.access_token !== 'string' || minted.token_type !== 'DPoP') {
+    throw new Error(`POST ${TOKEN_ENDPOINT} with a DPoP proof answered no DPoP token`);
+  }
+  const token = minted.access_token;
+  const proof = makeProof(client, 'GET', htuOf('/guarded'), token);
+  const guarded = (dpop: string): Route => ({
+    url: `${base}/guarded`,
+    headers: { authorization: `DPoP ${token}`, dpop },
+  });
+  await send(guarded(proof), 200);
+  await send(guarded(proof), 401);
+  await send({ url: `${base}/guarded`, headers: { authorization: `Bearer ${token}` } }, 401);
+  return { token, client };
 }
 
 /**

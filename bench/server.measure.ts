@@ -51,8 +51,12 @@ export async function measure(
     const ready = await child.next('ready', 60_000);
     if (ready.type !== 'ready') throw new Error('unexpected message');
     const base = `http://${HOST}:${ready.port}`;
-    const { bearerToken, limitedRemaining: remainingBefore } = await checkServer(base, config, loadKeys);
-    const loads = loadsFor(base, config, loadKeys, bearerToken);
+    const {
+      bearerToken,
+      limitedRemaining: remainingBefore,
+      dpop,
+    } = await checkServer(base, config, loadKeys);
+    const loads = loadsFor(base, config, loadKeys, bearerToken, dpop);
     const names: LoadName[] = ['unguarded', ...config.routes];
     if (settings.warmupSec > 0) {
       for (const name of names) {

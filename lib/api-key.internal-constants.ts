@@ -24,7 +24,10 @@ export const TOKEN_RATE_LIMITER = Symbol('KEYBRIDGE_TOKEN_RATE_LIMITER');
 /** Injection token of the `FailedAuthThrottle`, or `null` when `failedAuthLimit` is off. */
 export const FAILED_AUTH_THROTTLE = Symbol('KEYBRIDGE_FAILED_AUTH_THROTTLE');
 
-/** Injection token of the `ReplayCache` of client assertion ids: Redis with the `redis` option, else memory. */
+/**
+ * Injection token of the `ReplayCache` of one-time ids (client assertion and DPoP proof `jti`s): Redis with
+ * the `redis` option, else the database.
+ */
 export const ASSERTION_REPLAY_CACHE = Symbol('KEYBRIDGE_ASSERTION_REPLAY_CACHE');
 
 /** Injection token of the `Repository<SubjectLimitsEntity>` bound to the configured data source. */

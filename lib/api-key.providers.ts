@@ -20,6 +20,8 @@ import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeyStrategy } from './auth/api-key.strategy.js';
 import { ClientAddressResolver } from './auth/client-address.resolver.js';
 import { RequestAuthenticator } from './auth/request.authenticator.js';
+import { DpopBinding } from './auth/dpop.binding.js';
+import { DpopProofVerifier } from './dpop/dpop-proof.verifier.js';
 import { DatabaseDenylistStore } from './denylist/database-denylist.store.js';
 import { DenylistEntryEntity } from './denylist/denylist-entry.entity.js';
 import { MemoryDenylistStore } from './denylist/memory-denylist.store.js';
@@ -213,6 +215,8 @@ export function createApiKeyProviders(extras: Pick<ApiKeyModuleExtras, 'dataSour
     KeyLimitsService,
     ScopeCatalog,
     ClientAddressResolver,
+    DpopProofVerifier,
+    DpopBinding,
     RequestAuthenticator,
     ApiKeyGuard,
     ApiKeyPassportGuard,

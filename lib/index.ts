@@ -19,10 +19,15 @@ export {
 export type {
   ApiKeyModuleExtras,
   ApiKeyModuleOptions,
+  DpopOptions,
   OAuthRoutes,
 } from './interfaces/api-key-options.interface.js';
 export type { Duration } from './common/duration.util.js';
-export type { KeybridgeRedisOptions, RedisDenylistOptions } from './interfaces/redis-options.interface.js';
+export type {
+  KeybridgeClusterConnection,
+  KeybridgeRedisOptions,
+  RedisDenylistOptions,
+} from './interfaces/redis-options.interface.js';
 
 // API keys
 export { ApiKeyService } from './keys/api-key.service.js';
@@ -80,6 +85,7 @@ export { clientAddress } from './common/client-address.util.js';
 
 // Audit events
 export type {
+  AuthMethod,
   ChangeContext,
   EventClient,
   KeybridgeEvent,
@@ -143,6 +149,7 @@ export {
   InsufficientScopeError,
   InvalidApiKeyError,
   InvalidArgumentError,
+  InvalidDpopProofError,
   InvalidOptionsError,
   InvalidTokenError,
   KeybridgeError,
@@ -152,9 +159,11 @@ export {
   MissingCredentialsError,
   QuotaExhaustedError,
   RateLimitedError,
+  UseDpopNonceError,
 } from './errors/index.js';
 export type {
   AnyKeybridgeError,
+  DpopRefusalReason,
   InvalidKeyReason,
   InvalidTokenReason,
   KeybridgeErrorBody,

@@ -1,6 +1,7 @@
 import type { SigningAlgorithm } from 'nestjs-keybridge';
 import type { SampleAppConfig } from './app.module.js';
 import { loadSecrets } from './dev-secrets.js';
+import { redisFromEnvironment } from './redis.config.js';
 
 /** The sample app's configuration from its environment variables, as the server and the keys CLI read it. */
 export function configFromEnvironment(port = Number(process.env.PORT ?? 3000)): SampleAppConfig {
@@ -11,7 +12,7 @@ export function configFromEnvironment(port = Number(process.env.PORT ?? 3000)): 
     signingKey,
     signingAlgorithm: process.env.KEYBRIDGE_SIGNING_ALG as SigningAlgorithm | undefined,
     issuer: process.env.KEYBRIDGE_ISSUER ?? `http://localhost:${port}`,
-    redisUrl: process.env.REDIS_URL || undefined,
+    redis: redisFromEnvironment(),
     redisKeyPrefix: process.env.KEYBRIDGE_REDIS_PREFIX || undefined,
   };
 }

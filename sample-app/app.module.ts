@@ -9,6 +9,7 @@ import {
   DEFAULT_KEY_PREFIXES,
   logEvents,
   type ApiKeyModuleOptions,
+  type KeybridgeRedisOptions,
   type SigningAlgorithm,
   type SigningKeyOption,
 } from 'nestjs-keybridge';
@@ -47,6 +48,8 @@ export interface SampleAppConfig {
    * it; without, revocations go through the database and counters stay per instance.
    */
   redisUrl?: string;
+  /** Or a Redis Cluster, Sentinel, or any other `connection` the module's `redis` option takes. */
+  redis?: KeybridgeRedisOptions['connection'];
   /** Prefix of the Redis keys and channels. Default `keybridge:`. */
   redisKeyPrefix?: string;
   /** Receives one line per request (credentials redacted). Default: Nest's logger, context `HTTP`. */
@@ -73,6 +76,7 @@ export class AppModule implements NestModule {
   static forRoot(config: SampleAppConfig, after: DynamicModule[] = []): DynamicModule {
     const metrics = new SampleMetrics();
     const { onEvent, ...keybridge } = config.keybridge ?? {};
+    const redis = config.redis ?? config.redisUrl;
     return {
       module: AppModule,
       imports: [
@@ -83,9 +87,7 @@ export class AppModule implements NestModule {
           pepper: config.pepper,
           issuer: config.issuer,
           ...(config.signingKey ? { signing: signingKeyOf(config) } : {}),
-          ...(config.redisUrl
-            ? { redis: { connection: config.redisUrl, keyPrefix: config.redisKeyPrefix } }
-            : {}),
+          ...(redis ? { redis: { connection: redis, keyPrefix: config.redisKeyPrefix } } : {}),
           // Every audit event is counted for /metrics, and logged unless the caller takes the events.
           onEvent: allListeners(countEvents(metrics.events), onEvent ?? logEvents()),
           ...keybridge,

@@ -27,9 +27,11 @@ export class ApiKeyPassportGuard extends AuthGuard(API_KEY_STRATEGY) {
     const exchange = this.authenticator.exchangeOf(context);
     let keyId: string | undefined;
     let bearer: string | undefined;
+    let dpop: string | undefined;
     try {
       this.authenticator.refuseQueryKey(exchange.request);
       bearer = this.authenticator.bearerOf(exchange.request);
+      if (bearer === undefined) dpop = this.authenticator.dpopTokenOf(exchange.request);
     } catch (error) {
       throw this.getRejection(this.authenticator.reject(error, exchange), context);
     }
@@ -37,6 +39,7 @@ export class ApiKeyPassportGuard extends AuthGuard(API_KEY_STRATEGY) {
       // Bearer tokens are not a Passport strategy of this module: the authenticator checks them directly.
       if (bearer !== undefined)
         return await this.authenticator.authenticateBearer(bearer, requirements, exchange);
+      if (dpop !== undefined) return await this.authenticator.authenticateDpop(dpop, requirements, exchange);
     } catch (refusal) {
       throw this.getRejection(refusal as KeybridgeError, context);
     }

@@ -7,8 +7,8 @@ import { RequestAuthenticator } from './request.authenticator.js';
 import type { RouteRequirements } from './route.requirements.js';
 
 /**
- * The module's guard: authenticates the `X-API-Key` header or an `Authorization: Bearer` token from the token
- * endpoint, then applies `@Scopes()` (the same for both) and, for keys, origin restrictions, rate limits and
+ * The module's guard: authenticates the `X-API-Key` header or an `Authorization: Bearer` (or DPoP-bound
+ * `Authorization: DPoP`) token from the token endpoint, then applies `@Scopes()` (the same for both) and, for keys, origin restrictions, rate limits and
  * quotas. Use it per route (`@UseGuards(ApiKeyGuard)`) or for every route with the
  * `globalGuard` option. It does the work of Passport's `AuthGuard('api-key')` without its per-request
  * middleware, and answers from the verified-key cache without a database read.
@@ -33,19 +33,26 @@ export class ApiKeyGuard implements CanActivate {
     const exchange = this.authenticator.exchangeOf(context);
     let key: VerifiedKey | Promise<VerifiedKey>;
     let bearer: string | undefined;
+    let dpop: string | undefined;
     let now = 0;
     try {
       this.authenticator.refuseQueryKey(exchange.request);
       bearer = this.authenticator.bearerOf(exchange.request);
-      if (bearer === undefined) {
+      if (bearer === undefined) dpop = this.authenticator.dpopTokenOf(exchange.request);
+      if (bearer === undefined && dpop === undefined) {
         const presented = this.getApiKey(exchange.request);
         now = this.authenticator.now();
-        key = this.authenticator.authenticateKey(presented, exchange.request, now);
+        key = this.authenticator.authenticateKey(presented, exchange.request, now, exchange.response);
       }
     } catch (error) {
       throw this.refuse(error, exchange, undefined, context);
     }
     if (bearer !== undefined) return this.authenticateBearer(bearer, requirements, exchange, context);
+    if (dpop !== undefined) {
+      return this.authenticator
+        .authenticateDpop(dpop, requirements, exchange)
+        .catch((refusal: unknown) => Promise.reject(this.getRejection(refusal as KeybridgeError, context)));
+    }
     key = key!;
     if (key instanceof Promise) {
       return key.then(

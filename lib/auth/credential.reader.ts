@@ -18,6 +18,8 @@ export interface GuardedExchange {
   response: unknown;
   /** The route being guarded: a refusal's challenge names the scopes it needs. */
   context?: ExecutionContext;
+  /** Set when the credential came with the DPoP scheme: refusals then carry the DPoP challenge first. */
+  dpop?: boolean;
 }
 
 /** What reading a credential depends on, taken once from the resolved options. */
@@ -104,13 +106,27 @@ export function apiKeyOf(request: IncomingRequestLike, settings: CredentialSetti
  * off). Other schemes are ignored. A bearer token beside an API key is refused: one credential per request.
  */
 export function bearerOf(request: IncomingRequestLike, settings: CredentialSettings): string | undefined {
+  return tokenOf(request, settings, 'bearer');
+}
+
+/** The token of an `Authorization: DPoP` header (RFC 9449 §7.1), read like `bearerOf`. */
+export function dpopTokenOf(request: IncomingRequestLike, settings: CredentialSettings): string | undefined {
+  return tokenOf(request, settings, 'dpop');
+}
+
+function tokenOf(
+  request: IncomingRequestLike,
+  settings: CredentialSettings,
+  scheme: 'bearer' | 'dpop',
+): string | undefined {
   if (!settings.bearerTokens) return undefined;
   const value = request.headers.authorization;
+  const length = scheme.length;
   // `Bearer` alone counts: Node trims the space of an empty `Bearer ` header.
   if (
     typeof value !== 'string' ||
-    value.slice(0, 6).toLowerCase() !== 'bearer' ||
-    (value.length > 6 && value[6] !== ' ')
+    value.slice(0, length).toLowerCase() !== scheme ||
+    (value.length > length && value[length] !== ' ')
   ) {
     return undefined;
   }
@@ -119,7 +135,7 @@ export function bearerOf(request: IncomingRequestLike, settings: CredentialSetti
     throw new AmbiguousCredentialsError(settings.header);
   }
   if (repeatsAuthorization(request)) throw new InvalidTokenError('duplicate_header', settings.realm);
-  const token = value.slice(6).trim();
+  const token = value.slice(length).trim();
   if (token === '') throw new InvalidTokenError('malformed', settings.realm);
   return token;
 }

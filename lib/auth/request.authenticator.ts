@@ -8,6 +8,7 @@ import {
   AuthUnavailableError,
   InsufficientScopeError,
   InvalidApiKeyError,
+  InvalidDpopProofError,
   InvalidTokenError,
   KeybridgeError,
 } from '../errors/index.js';
@@ -22,9 +23,12 @@ import { KeyLimitsService } from '../limits/key-limits.service.js';
 import { AccessTokenService } from '../tokens/access-token.service.js';
 import type { VerifiedToken } from '../tokens/verified-token.js';
 import { ClientAddressResolver } from './client-address.resolver.js';
+import { DpopBinding } from './dpop.binding.js';
+import { challengedHeaders } from './refusal.challenge.js';
 import {
   apiKeyOf,
   bearerOf,
+  dpopTokenOf,
   exchangeOf,
   queryCredentialOf,
   refuseQueryKey,
@@ -66,6 +70,7 @@ export class RequestAuthenticator {
     private readonly events: KeybridgeEventEmitter,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
     @Optional() @Inject(FAILED_AUTH_THROTTLE) private readonly throttle: FailedAuthThrottle | null = null,
+    private readonly dpop?: DpopBinding,
   ) {
     this.routes = new RouteRequirementsCache(reflector);
     this.credentials = {
@@ -114,6 +119,11 @@ export class RequestAuthenticator {
     return bearerOf(request, this.credentials);
   }
 
+  /** The token of an `Authorization: DPoP` header, or `undefined`. */
+  dpopTokenOf(request: IncomingRequestLike): string | undefined {
+    return dpopTokenOf(request, this.credentials);
+  }
+
   /**
    * The throttle check for this request, or `undefined` when throttling is off.
    *
@@ -139,13 +149,15 @@ export class RequestAuthenticator {
     return this.options.clock();
   }
 
-  /** The stored key behind a presented one; synchronous when it is cached. Refusals are thrown as they are. */
+  /** The stored key behind a presented one (with a `DPoP` header, see `DpopBinding.proveKey`); synchronous when cached. */
   authenticateKey(
     key: string,
     request: IncomingRequestLike,
     now: number = this.options.clock(),
+    response?: unknown,
   ): VerifiedKey | Promise<VerifiedKey> {
-    return this.keys.authenticate(key, this.throttleGate, request, now);
+    if (!this.dpop?.hasProof(request)) return this.keys.authenticate(key, this.throttleGate, request, now);
+    return this.dpop.provenKey(key, request, response, this.throttleGate, now);
   }
 
   /**
@@ -166,11 +178,27 @@ export class RequestAuthenticator {
     }
     if (verified instanceof Promise) {
       return verified.then(
-        (result) => this.authorizeToken(result, requirements, exchange, this.options.clock()),
+        (result) =>
+          this.authorizeToken(this.unbound(result, exchange), requirements, exchange, this.options.clock()),
         (error: unknown) => Promise.reject(this.reject(error, exchange)),
       );
     }
-    return this.authorizeToken(verified, requirements, exchange, now);
+    return this.authorizeToken(this.unbound(verified, exchange), requirements, exchange, now);
+  }
+
+  /** `Authorization: DPoP`: the token as `authenticateBearer` checks it, and its proof (`DpopBinding.proveToken`). */
+  authenticateDpop(token: string, requirements: RouteRequirements, exchange: GuardedExchange): Promise<true> {
+    exchange.dpop = true;
+    return this.dpop!.provenToken(token, exchange, this.throttleGate, this.options.clock()).then(
+      (verified) => this.authorizeToken(verified, requirements, exchange, this.options.clock()),
+      (error: unknown) => Promise.reject(this.reject(error, exchange)),
+    );
+  }
+
+  /** A token bound to a DPoP key is refused as a bearer token (RFC 9449 §7.2). */
+  private unbound(token: VerifiedToken, exchange: GuardedExchange): VerifiedToken {
+    if (token.jkt === undefined) return token;
+    throw this.reject(new InvalidTokenError('dpop_bound', this.options.realm, token.keyId), exchange);
   }
 
   /**
@@ -255,7 +283,11 @@ export class RequestAuthenticator {
     const refusal = error instanceof KeybridgeError ? error : this.unexpected(error);
     if (refusal instanceof AuthUnavailableError) this.noteUnavailable(refusal);
     setResponseHeaders(exchange.response, this.challenged(refusal, exchange));
-    if (refusal instanceof InvalidApiKeyError || refusal instanceof InvalidTokenError) {
+    if (
+      refusal instanceof InvalidApiKeyError ||
+      refusal instanceof InvalidTokenError ||
+      refusal instanceof InvalidDpopProofError
+    ) {
       this.countFailure(exchange.request);
     }
     if (this.events.enabled) {
@@ -266,26 +298,13 @@ export class RequestAuthenticator {
     return refusal;
   }
 
-  /**
-   * The refusal's headers, with every 401 and 403 carrying the challenge of the route: the scopes it needs
-   * (RFC 6750 §3, as the MCP authorization spec selects them) and, with bearer tokens on, where the
-   * protected resource metadata is.
-   */
+  /** The refusal's headers, with the route's challenge on every 401 and 403 (see `challengedHeaders`). */
   private challenged(refusal: KeybridgeError, exchange: GuardedExchange): Readonly<Record<string, string>> {
     const status = refusal.getStatus();
     if (!this.options.tokens.enabled || (status !== 401 && status !== 403)) return refusal.headers;
     const route = exchange.context ? this.requirements(exchange.context) : undefined;
-    const error =
-      refusal instanceof InvalidTokenError
-        ? 'invalid_token'
-        : refusal instanceof InsufficientScopeError
-          ? 'insufficient_scope'
-          : undefined;
-    const description = refusal instanceof InvalidTokenError ? refusal.message : undefined;
-    return {
-      ...refusal.headers,
-      'WWW-Authenticate': this.options.challengeFor(route?.scopes ?? [], error, description, route?.resource),
-    };
+    const dpop = this.dpop?.challengeOf(refusal, exchange.dpop === true);
+    return challengedHeaders(refusal, this.options, route, dpop);
   }
 
   private accept(key: VerifiedKey, principal: Principal, request: AuthenticatedRequest, now?: number): true {

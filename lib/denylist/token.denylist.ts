@@ -1,10 +1,20 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { DENYLIST_STORE, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { MAX_CLOCK_TOLERANCE_MS, MAX_TOKEN_LIFETIME_MS } from '../api-key.constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { AuthUnavailableError } from '../errors/index.js';
 import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
 import { keyEntryOf, tokenEntryOf } from './denylist-entry.ids.js';
+import { RedisDenylistStore } from './redis-denylist.store.js';
+
+/** Keys revoked in the key table, as it answers. */
+type RevokedKeys = readonly { id: string; revokedAt: Date | null }[];
 
 /**
  * How long a revoked key stays on the denylist: the longest token lifetime any configuration allows plus
@@ -19,6 +29,8 @@ export const KEY_REVOCATION_HORIZON_MS = MAX_TOKEN_LIFETIME_MS + MAX_CLOCK_TOLER
  */
 @Injectable()
 export class TokenDenylist implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Keybridge');
+
   constructor(
     @Inject(DENYLIST_STORE) private readonly store: DenylistStore,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
@@ -30,7 +42,7 @@ export class TokenDenylist implements OnModuleInit, BeforeApplicationShutdown {
 
   /**
    * A memory denylist starts empty, so the keys revoked within the horizon must be handed back at start-up
-   * (`restoreRevokedKeys`) for a restart not to bring their tokens back. (Single revoked tokens are lost: the
+   * (`useKeyAuthority`) for a restart not to bring their tokens back. (Single revoked tokens are lost: the
    * memory store's documented limit.)
    */
   get forgetsOnRestart(): boolean {
@@ -42,12 +54,27 @@ export class TokenDenylist implements OnModuleInit, BeforeApplicationShutdown {
     return this.options.clock() - KEY_REVOCATION_HORIZON_MS;
   }
 
-  /** Denies keys revoked before start-up, each until the horizon after its revocation. */
-  async restoreRevokedKeys(keys: readonly { id: string; revokedAt: Date | null }[]): Promise<void> {
-    for (const key of keys) {
-      if (key.revokedAt)
-        await this.store.add(keyEntryOf(key.id), key.revokedAt.getTime() + KEY_REVOCATION_HORIZON_MS);
+  /**
+   * Takes the key table's revoked keys (within the horizon) as the authority: a memory store is handed them
+   * at once; a Redis store reads them again after every (re)connection, so a revocation that a failover or a
+   * Redis restart lost from the set comes back at once. (Token revocations are made durable in Redis instead:
+   * see `revocationReplicas`.)
+   */
+  async useKeyAuthority(load: () => Promise<RevokedKeys>): Promise<void> {
+    const entries = async () => (await load()).flatMap((key) => (key.revokedAt ? [this.keyEntry(key)] : []));
+    if (this.store instanceof RedisDenylistStore) this.store.useAuthority(entries);
+    if (!this.forgetsOnRestart) return;
+    try {
+      for (const [id, expiresAtMs] of await entries()) await this.store.add(id, expiresAtMs);
+    } catch (error) {
+      // Tokens of those keys are still refused: every bearer request also checks its key.
+      this.logger.warn(`Revoked keys not read back into the memory denylist: ${(error as Error).message}`);
     }
+  }
+
+  /** A revoked key's entry, denied until the horizon after its revocation. */
+  private keyEntry(key: { id: string; revokedAt: Date | null }): [string, number] {
+    return [keyEntryOf(key.id), key.revokedAt!.getTime() + KEY_REVOCATION_HORIZON_MS];
   }
 
   /** Before the data source closes, so a poll in flight finishes against an open connection. */

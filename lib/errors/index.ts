@@ -9,6 +9,7 @@ export * from './limit.errors.js';
 export * from './admin.errors.js';
 export * from './oauth.error.js';
 export * from './invalid-options.error.js';
+export * from './dpop.errors.js';
 import type {
   AmbiguousCredentialsError,
   ApiKeyInQueryError,
@@ -22,6 +23,7 @@ import type { AuthUnavailableError, QuotaExhaustedError, RateLimitedError } from
 import type { InvalidArgumentError, KeyConflictError, KeyNotFoundError } from './admin.errors.js';
 import type { OAuthError } from './oauth.error.js';
 import type { InvalidOptionsError } from './invalid-options.error.js';
+import type { InvalidDpopProofError, UseDpopNonceError } from './dpop.errors.js';
 
 /** Every error the library throws; `switch (error.code)` narrows to the class. */
 export type AnyKeybridgeError =
@@ -39,4 +41,6 @@ export type AnyKeybridgeError =
   | KeyConflictError
   | AmbiguousCredentialsError
   | OAuthError
-  | InvalidOptionsError;
+  | InvalidOptionsError
+  | InvalidDpopProofError
+  | UseDpopNonceError;

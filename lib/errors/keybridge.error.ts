@@ -15,6 +15,8 @@ export type KeybridgeErrorCode =
   | 'key_not_found'
   | 'key_conflict'
   | 'invalid_options'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | OAuthErrorCode;
 
 /** The error codes of the OAuth endpoints (RFC 6749 §5.2, RFC 8693, RFC 8707, RFC 7009), sent as `error`. */

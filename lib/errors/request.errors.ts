@@ -53,12 +53,18 @@ export type InvalidTokenReason =
   | 'revoked'
   | 'key_revoked'
   | 'key_disabled'
-  | 'key_expired';
+  | 'key_expired'
+  /** A DPoP-bound token (`cnf.jkt`) presented as a bearer token. */
+  | 'dpop_bound'
+  /** A token without `cnf.jkt` presented with the DPoP scheme. */
+  | 'not_dpop_bound';
 
 const TOKEN_MESSAGES: Partial<Record<InvalidTokenReason, string>> = {
   api_key_as_bearer:
     'API keys are not bearer tokens: send the key in the API key header, or trade it for a token at the token endpoint.',
   expired: 'The access token has expired.',
+  dpop_bound: 'The access token is bound to a DPoP key: send it as Authorization: DPoP with a DPoP proof.',
+  not_dpop_bound: 'The access token is not DPoP-bound: send it as Authorization: Bearer.',
 };
 
 export class InvalidTokenError extends KeybridgeError {

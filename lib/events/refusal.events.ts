@@ -5,6 +5,7 @@ import {
   ForbiddenOriginError,
   InsufficientScopeError,
   InvalidApiKeyError,
+  InvalidDpopProofError,
   InvalidTokenError,
   MissingCredentialsError,
   QuotaExhaustedError,
@@ -25,6 +26,10 @@ export function refusalEvent(
 ): KeybridgeEvent | undefined {
   if (refusal instanceof InvalidTokenError) {
     return { type: 'auth.failed', reason: `token_${refusal.reason}`, keyId: refusal.keyId ?? keyId, ip, at };
+  }
+  if (refusal instanceof InvalidDpopProofError) {
+    const reason = `dpop_${refusal.reason}` as const;
+    return { type: 'auth.failed', reason, keyId: refusal.keyId ?? keyId, authMethod: 'dpop', ip, at };
   }
   if (refusal instanceof AmbiguousCredentialsError) {
     return { type: 'auth.failed', reason: 'ambiguous_credentials', ip, at };

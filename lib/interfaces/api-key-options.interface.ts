@@ -103,6 +103,22 @@ export interface ApiKeyModuleOptions {
     perKey?: false | { limit: number; window: Duration };
     perAddress?: false | { limit: number; window: Duration };
   };
+  /** DPoP (RFC 9449) proofs at the token endpoint and on guarded routes; see `DpopOptions`. */
+  dpop?: DpopOptions;
+}
+
+/** DPoP (RFC 9449) settings. DPoP is always accepted when bearer tokens are on; these tune it. */
+export interface DpopOptions {
+  /**
+   * Require a server nonce in every proof (RFC 9449 §8, §9): a proof without a current one is answered
+   * `use_dpop_nonce` with a fresh `DPoP-Nonce`. Nonces are derived from the signing key and the time, so
+   * every instance with the same signing key accepts the others' nonces without shared state. Default false.
+   */
+  nonce?: boolean;
+  /** How long a nonce is current; the previous one is still accepted. Default `'5m'`, between 10 s and 1 h. */
+  nonceLifetime?: Duration;
+  /** How old a proof's `iat` may be (plus `clockTolerance` either way). Default `'60s'`, at most 5 minutes. */
+  proofMaxAge?: Duration;
 }
 
 /** The paths of the OAuth endpoints the module mounts. */

@@ -1,4 +1,4 @@
-import type { InvalidKeyReason, InvalidTokenReason } from '../errors/index.js';
+import type { DpopRefusalReason, InvalidKeyReason, InvalidTokenReason } from '../errors/index.js';
 
 /** The client that made a request, as far as the trusted-proxy setting lets us know it. */
 export interface EventClient {
@@ -16,6 +16,12 @@ export interface ChangeContext extends EventClient {
 /** How a client authenticated: RFC 6749 §2.3.1, RFC 7523 §2.2, or the API key header. */
 export type ClientAuthMethod =
   'client_secret_basic' | 'client_secret_post' | 'api_key_header' | 'private_key_jwt';
+
+/**
+ * How a request proved itself in an audit event: a client authentication method at the OAuth endpoints, or
+ * `dpop` for a DPoP proof (RFC 9449) on a guarded route.
+ */
+export type AuthMethod = ClientAuthMethod | 'dpop';
 
 /** Why a client assertion (`private_key_jwt`) was refused; audited as `assertion_<reason>`. */
 export type AssertionRefusalReason =
@@ -55,10 +61,11 @@ export type KeybridgeEvent =
         | 'ambiguous_credentials'
         | 'client_id_mismatch'
         | `assertion_${AssertionRefusalReason}`
-        | `token_${InvalidTokenReason}`;
+        | `token_${InvalidTokenReason}`
+        | `dpop_${DpopRefusalReason}`;
       keyId?: string;
-      /** At the OAuth endpoints: how the client tried to authenticate. */
-      authMethod?: ClientAuthMethod;
+      /** At the OAuth endpoints: how the client tried to authenticate; `dpop` for a refused DPoP proof. */
+      authMethod?: AuthMethod;
       at: Date;
     } & EventClient)
   | ({
@@ -81,6 +88,8 @@ export type KeybridgeEvent =
       grant: 'client_credentials' | 'token_exchange';
       /** How the client authenticated; absent for a token exchange without client authentication. */
       authMethod?: ClientAuthMethod;
+      /** `dpop` when the token is bound to the key of the request's DPoP proof (`token_type: DPoP`). */
+      binding?: 'dpop';
       at: Date;
     } & EventClient)
   | ({ type: 'token.revoked'; keyId: string; tokenId: string; at: Date } & EventClient);

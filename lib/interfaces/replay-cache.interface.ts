@@ -1,5 +1,5 @@
 /**
- * Remembers one-time identifiers (the `jti` of client assertions) until they expire, so that each is
+ * Remembers one-time identifiers (the `jti` of client assertions and DPoP proofs) until they expire, so that each is
  * accepted once.
  *
  * @internal

@@ -34,7 +34,14 @@ export type ResolvedDenylist =
 
 /** The `redis` option after validation. */
 export type ResolvedRedisOptions = Required<Pick<KeybridgeRedisOptions, 'keyPrefix' | 'onOutage'>> &
-  Pick<KeybridgeRedisOptions, 'connection'>;
+  Pick<KeybridgeRedisOptions, 'connection' | 'revocationReplicas'>;
+
+/** The `dpop` option after validation. */
+export interface ResolvedDpopOptions {
+  nonce: boolean;
+  nonceLifetimeMs: number;
+  proofMaxAgeMs: number;
+}
 
 /** The options after validation, with every default filled in: what the module's collaborators are built from. */
 export interface ResolvedApiKeyOptions {
@@ -70,6 +77,7 @@ export interface ResolvedApiKeyOptions {
   /** The URL of the RFC 9728 protected resource metadata, when bearer tokens are on. */
   readonly resourceMetadataUrl: string | undefined;
   tokens: ResolvedTokenOptions;
+  dpop: ResolvedDpopOptions;
   redis: ResolvedRedisOptions | undefined;
   denylist: ResolvedDenylist;
   routes: OAuthRoutes;

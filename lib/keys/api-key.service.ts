@@ -55,19 +55,9 @@ export class ApiKeyService implements OnModuleInit {
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {}
 
-  /**
-   * A denylist that forgets on restart (memory) is handed back the keys revoked within the revocation
-   * horizon, so a restart does not bring their tokens back.
-   */
-  async onModuleInit(): Promise<void> {
-    if (!this.denylist.forgetsOnRestart) return;
-    try {
-      const revoked = await this.repository.revokedSince(this.denylist.horizonStart());
-      await this.denylist.restoreRevokedKeys(revoked);
-    } catch (error) {
-      // Tokens of those keys are still refused: every bearer request also checks its key.
-      this.logger.warn(`Revoked keys not read back into the memory denylist: ${(error as Error).message}`);
-    }
+  /** The key table is the authority for revoked keys: the denylist reads them back whenever it may have lost some. */
+  onModuleInit(): Promise<void> {
+    return this.denylist.useKeyAuthority(() => this.repository.revokedSince(this.denylist.horizonStart()));
   }
 
   /**

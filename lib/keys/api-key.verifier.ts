@@ -89,13 +89,15 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
    * refused before hashing; cached keys are answered from memory, synchronously; otherwise one indexed
    * query, shared by concurrent requests for the same key. `beforeRead` runs only when the store is about to
    * be read, with `subject` (the failed-authentication throttle, with the request). `now` is the request's
-   * time when the caller has read it already.
+   * time when the caller has read it already. With `proofOffered`, a key that requires proof is admitted too:
+   * the caller must then check that proof against the key's registered public key before trusting it.
    */
   authenticate<T>(
     key: string,
     beforeRead?: (subject: T) => void,
     subject?: T,
     now: number = this.options.clock(),
+    proofOffered = false,
   ): VerifiedKey | Promise<VerifiedKey> {
     if (typeof key !== 'string' || key.length > MAX_KEY_LENGTH) {
       throw new InvalidApiKeyError('malformed', this.options.challenge);
@@ -104,12 +106,12 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
     // store indexes is computed only on a miss.
     const cacheKey = hash('sha256', key, 'base64');
     const cached = this.verified?.get(cacheKey, now);
-    if (cached) return this.admit(cached, now);
+    if (cached) return this.admit(cached, now, proofOffered);
     const shape = inspectKey(key, this.options.prefixes);
     if ('problem' in shape) throw new InvalidApiKeyError(shape.problem, this.options.challenge);
     if (this.unknown?.get(cacheKey, now)) throw new InvalidApiKeyError('unknown', this.options.challenge);
     beforeRead?.(subject as T);
-    return this.load(key, cacheKey);
+    return this.load(key, cacheKey, proofOffered);
   }
 
   /**
@@ -177,7 +179,7 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /** One store read per key at a time: concurrent misses for the same key share it. */
-  private async load(key: string, cacheKey: string): Promise<VerifiedKey> {
+  private async load(key: string, cacheKey: string, proofOffered: boolean): Promise<VerifiedKey> {
     let pending = this.loading.get(cacheKey);
     if (!pending) {
       const read = this.read(key, cacheKey).finally(() => {
@@ -188,7 +190,7 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
     }
     const verified = await pending;
     if (!verified) throw new InvalidApiKeyError('unknown', this.options.challenge);
-    return this.admit(verified);
+    return this.admit(verified, this.options.clock(), proofOffered);
   }
 
   private async read(key: string, cacheKey: string): Promise<VerifiedKey | undefined> {
@@ -218,14 +220,14 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
     return verified;
   }
 
-  private admit(verified: VerifiedKey, now: number = this.options.clock()): VerifiedKey {
+  private admit(verified: VerifiedKey, now: number, proofOffered = false): VerifiedKey {
     const refusal =
       verified.refusal(now) ??
       (this.denylist.isKeyEntryRevoked(verified.denylistEntry, now) ? 'revoked' : undefined);
     if (refusal) throw new InvalidApiKeyError(refusal, this.options.challenge, verified.id);
-    // Every caller here presented the key itself, and for this key that alone opens nothing. A key header
-    // accompanied by a proof of the registered key (DPoP) is to be admitted before this point, not here.
-    if (verified.requireProof) {
+    // Every caller here presented the key itself, and for this key that alone opens nothing, unless the
+    // caller checks a proof of the registered key (DPoP) next.
+    if (verified.requireProof && !proofOffered) {
       throw new InvalidApiKeyError('proof_required', this.options.challenge, verified.id);
     }
     return verified;

@@ -4,6 +4,7 @@ import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.inter
 import { ASSERTION_SIGNING_ALGORITHMS } from './client-assertion.verifier.js';
 import { GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE } from './oauth.constants.js';
 import { ScopeCatalog } from '../scopes/scope.catalog.js';
+import { DPOP_ALGORITHMS } from '../dpop/dpop-proof.keys.js';
 
 const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
 
@@ -44,6 +45,8 @@ export class AuthorizationServerMetadata {
         introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGORITHMS],
         // RFC 9068 tokens, signed with the configured algorithms.
         access_token_signing_alg_values_supported: [...keys.algorithms],
+        // RFC 9449 §5.1: proofs at the token endpoint bind tokens to the client's key.
+        dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       };
     }
     return this.document;

@@ -52,11 +52,16 @@ export class OAuthClientAuthenticator {
     );
   }
 
-  /** Checks the presented key, its claimed `client_id` and its origin restrictions. */
+  /**
+   * Checks the presented key, its claimed `client_id` and its origin restrictions. With `proofOffered` (a
+   * DPoP proof came with the request), a key that requires proof is let through for the caller to check
+   * that the proof is its registered key's.
+   */
   async authenticate(
     client: PresentedClient,
     request: OAuthRequest,
     ip: string | undefined,
+    proofOffered = false,
   ): Promise<VerifiedKey> {
     const challenge =
       client.method === 'api_key_header' ? this.options.challenge : basicChallenge(this.options.realm);
@@ -70,7 +75,13 @@ export class OAuthClientAuthenticator {
       key =
         client.method === 'private_key_jwt'
           ? await this.signedClient(client.assertion, client.clientId, request)
-          : await this.keys.authenticate(client.secret, this.authenticator.throttleGate, request);
+          : await this.keys.authenticate(
+              client.secret,
+              this.authenticator.throttleGate,
+              request,
+              undefined,
+              proofOffered,
+            );
     } catch (error) {
       if (!(error instanceof InvalidApiKeyError || error instanceof AssertionRefusal)) throw error;
       this.noteFailure(error, request, ip, authMethod);
@@ -99,9 +110,11 @@ export class OAuthClientAuthenticator {
     subjectToken: string,
     request: OAuthRequest,
     ip: string | undefined,
+    proofOffered = false,
   ): Promise<VerifiedKey> {
     try {
-      return await this.keys.authenticate(subjectToken, this.authenticator.throttleGate, request);
+      const gate = this.authenticator.throttleGate;
+      return await this.keys.authenticate(subjectToken, gate, request, undefined, proofOffered);
     } catch (error) {
       if (!(error instanceof InvalidApiKeyError)) throw error;
       this.noteFailure(error, request, ip);

@@ -40,7 +40,8 @@ export class IntrospectionEndpoint {
         ? undefined
         : await this.tokens.inspect(token);
       if (!verified) return ok({ active: false });
-      return ok({ active: true, token_type: 'Bearer', ...verified.claims });
+      // RFC 9449 §6.2: a bound token is introspected as a DPoP token, its `cnf` among the claims.
+      return ok({ active: true, token_type: verified.jkt ? 'DPoP' : 'Bearer', ...verified.claims });
     });
   }
 }

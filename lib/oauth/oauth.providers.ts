@@ -11,6 +11,7 @@ import { OAuthService } from './oauth.service.js';
 import { ProtectedResourceMetadata } from './protected-resource.metadata.js';
 import { RevocationEndpoint } from './revocation.endpoint.js';
 import { TokenEndpoint } from './token.endpoint.js';
+import { TokenDpopBinding } from './token-dpop.binding.js';
 
 /** The authorization server's collaborators: one per endpoint, and what they share. */
 export const OAUTH_PROVIDERS: Provider[] = [
@@ -18,6 +19,7 @@ export const OAUTH_PROVIDERS: Provider[] = [
   OAuthClientAuthenticator,
   ClientAssertionVerifier,
   OAuthLimits,
+  TokenDpopBinding,
   TokenEndpoint,
   RevocationEndpoint,
   IntrospectionEndpoint,

@@ -3,6 +3,7 @@ import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { isResourcePath } from '../common/resource-path.util.js';
 import { ScopeCatalog } from '../scopes/scope.catalog.js';
+import { DPOP_ALGORITHMS } from '../dpop/dpop-proof.keys.js';
 
 /**
  * RFC 9728 protected resource metadata. The protected resource is the API at the issuer's URL (the app
@@ -31,7 +32,7 @@ export class ProtectedResourceMetadata {
         authorization_servers: [issuer],
         scopes_supported: this.scopes.all(),
         bearer_methods_supported: ['header'],
-        // dpop_signing_alg_values_supported joins here once DPoP-bound tokens are issued.
+        dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       };
       // A client may ask about any path: only the API's own document is kept once built.
       if (path === '') this.documents.set(path, document);

@@ -19,6 +19,7 @@ import {
   GRANT_TOKEN_EXCHANGE,
 } from './oauth.constants.js';
 import { OAuthLimits } from './oauth.limits.js';
+import { TokenDpopBinding, type TokenRequestProof } from './token-dpop.binding.js';
 import type { OAuthParams } from './oauth.params.js';
 import { audienceOfResource } from './resource.indicator.js';
 import { ok, OAuthResponder, type OAuthRequest, type OAuthResponse } from './oauth.responder.js';
@@ -35,14 +36,19 @@ export class TokenEndpoint {
     private readonly denylist: TokenDenylist,
     private readonly events: KeybridgeEventEmitter,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
+    private readonly dpop: TokenDpopBinding,
   ) {}
 
   handle(request: OAuthRequest): Promise<OAuthResponse> {
     return this.responder.answer(request, async (params, ip) => {
       await this.limits.mint('address', ip ?? 'unknown', this.options.tokens.perAddressLimit);
       const grant = params.require('grant_type');
-      if (grant === GRANT_CLIENT_CREDENTIALS) return this.clientCredentials(request, params, ip);
-      if (grant === GRANT_TOKEN_EXCHANGE) return this.tokenExchange(request, params, ip);
+      if (grant === GRANT_CLIENT_CREDENTIALS) {
+        return this.clientCredentials(request, params, ip, await this.dpop.proofOf(request, ip));
+      }
+      if (grant === GRANT_TOKEN_EXCHANGE) {
+        return this.tokenExchange(request, params, ip, await this.dpop.proofOf(request, ip));
+      }
       throw new OAuthError(
         'unsupported_grant_type',
         'Supported grant types: client_credentials and token exchange.',
@@ -54,16 +60,19 @@ export class TokenEndpoint {
     request: OAuthRequest,
     params: OAuthParams,
     ip: string | undefined,
+    proof: TokenRequestProof | undefined,
   ): Promise<OAuthResponse> {
     const client = this.clients.requireClient(this.clients.presented(request, params));
-    const key = await this.clients.authenticate(client, request, ip);
-    return this.issue(key, params, ip, 'client_credentials', client.method);
+    const key = await this.clients.authenticate(client, request, ip, proof !== undefined);
+    this.dpop.checkKey(key, proof, client.method, ip);
+    return this.issue(key, params, ip, 'client_credentials', client.method, proof);
   }
 
   private async tokenExchange(
     request: OAuthRequest,
     params: OAuthParams,
     ip: string | undefined,
+    proof: TokenRequestProof | undefined,
   ): Promise<OAuthResponse> {
     const subjectToken = params.require('subject_token');
     const type = params.require('subject_token_type');
@@ -79,13 +88,15 @@ export class TokenEndpoint {
       throw new OAuthError('invalid_request', `requested_token_type must be ${ACCESS_TOKEN_TOKEN_TYPE}.`);
     }
     const presented = this.clients.presented(request, params);
-    const client = presented ? await this.clients.authenticate(presented, request, ip) : undefined;
-    const key = await this.clients.subjectKey(subjectToken, request, ip);
+    const proven = proof !== undefined;
+    const client = presented ? await this.clients.authenticate(presented, request, ip, proven) : undefined;
+    const key = await this.clients.subjectKey(subjectToken, request, ip, proven);
     if ((client && client.id !== key.id) || (!client && claimedId !== undefined && claimedId !== key.id)) {
       throw new OAuthError('invalid_request', 'The subject_token belongs to another client.');
     }
     if (!client) this.clients.checkOrigin(key, request, ip);
-    return this.issue(key, params, ip, 'token_exchange', presented?.method);
+    this.dpop.checkKey(key, proof, presented?.method, ip);
+    return this.issue(key, params, ip, 'token_exchange', presented?.method, proof);
   }
 
   /**
@@ -98,6 +109,7 @@ export class TokenEndpoint {
     ip: string | undefined,
     grant: 'client_credentials' | 'token_exchange',
     authMethod: ClientAuthMethod | undefined,
+    proof?: TokenRequestProof,
   ): Promise<OAuthResponse> {
     const scopes = this.requestedScopes(key, params.get('scope'));
     const audience = this.requestedAudience(params);
@@ -109,7 +121,7 @@ export class TokenEndpoint {
       });
     }
     await this.limits.spend(key, ip);
-    const minted = await this.tokens.mint(key, scopes, audience);
+    const minted = await this.tokens.mint(key, scopes, audience, proof?.jkt);
     this.keys.recordUse(key.id);
     this.events.emit({
       type: 'token.issued',
@@ -120,16 +132,19 @@ export class TokenEndpoint {
       expiresAt: new Date(minted.claims.exp * 1000),
       grant,
       ...(authMethod ? { authMethod } : {}),
+      ...(proof ? { binding: 'dpop' as const } : {}),
       ip,
       at: new Date(this.options.clock()),
     });
-    return ok({
+    const answer = ok({
       access_token: minted.accessToken,
       ...(grant === 'token_exchange' ? { issued_token_type: ACCESS_TOKEN_TOKEN_TYPE } : {}),
-      token_type: 'Bearer',
+      token_type: proof ? 'DPoP' : 'Bearer',
       expires_in: minted.expiresIn,
       scope: scopes.join(' '),
     });
+    if (proof) answer.headers = this.dpop.headers();
+    return answer;
   }
 
   /** The requested scopes, each granted by the key; all of the key's scopes when none are asked for. */

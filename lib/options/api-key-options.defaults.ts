@@ -10,6 +10,7 @@ import type { KeyEnvironment, KeyPrefixes } from '../interfaces/key-prefixes.int
 import type {
   ResolvedApiKeyOptions,
   ResolvedDenylist,
+  ResolvedDpopOptions,
   ResolvedLimit,
   ResolvedRedisOptions,
   ResolvedTokenOptions,
@@ -67,6 +68,7 @@ export class DefaultApiKeyOptions implements ResolvedApiKeyOptions {
     perKeyLimit: { limit: 60, windowSeconds: 60 },
     perAddressLimit: { limit: 300, windowSeconds: 60 },
   };
+  dpop: ResolvedDpopOptions = { nonce: false, nonceLifetimeMs: 5 * 60_000, proofMaxAgeMs: 60_000 };
   redis: ResolvedRedisOptions | undefined = undefined;
   denylist: ResolvedDenylist = { kind: 'database', pollMs: 1000 };
   routes: OAuthRoutes = { ...DEFAULT_OAUTH_ROUTES };

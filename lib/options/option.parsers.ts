@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { MAX_TIMER_MS, parseDuration, type Duration } from '../common/duration.util.js';
 import type { ResolvedLimit } from '../interfaces/resolved-options.interface.js';
 
@@ -63,17 +63,25 @@ export function isUrl(value: unknown, requireHttps: boolean): value is string {
 }
 
 /**
- * A `redis://` URL, ioredis options (a plain object) or an ioredis `Redis` client of this package's ioredis.
- * Anything else (a `Cluster`, a client of another copy of ioredis) would be read as options and quietly
- * connect to localhost instead.
+ * A `redis://` URL, ioredis options (a plain object, Sentinel's included), cluster seed nodes
+ * (`{ clusterNodes: [...] }`) or an ioredis `Redis` or `Cluster` client of this package's ioredis. Anything
+ * else (a client of another copy of ioredis) would be read as options and quietly connect to localhost.
  */
 export function isRedisConnection(value: unknown): boolean {
   if (typeof value === 'string') return /^rediss?:\/\/./.test(value);
-  if (value instanceof Redis) return true;
+  if (value instanceof Redis || value instanceof Cluster) return true;
   if (value === null || typeof value !== 'object') return false;
   const prototype = Object.getPrototypeOf(value) as unknown;
-  return prototype === Object.prototype || prototype === null;
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  if (!('clusterNodes' in value)) return true;
+  const { clusterNodes } = value as { clusterNodes: unknown };
+  return Array.isArray(clusterNodes) && clusterNodes.length > 0;
+}
+
+/** Whether a valid connection option names a Redis Cluster. */
+export function isClusterConnection(value: unknown): boolean {
+  return value instanceof Cluster || (typeof value === 'object' && value !== null && 'clusterNodes' in value);
 }
 
 export const REDIS_CONNECTION_HELP =
-  "a redis:// URL, ioredis options, or an ioredis Redis client made with this app's ioredis (a Cluster is not supported)";
+  "a redis:// URL, ioredis options (with sentinels and name for Sentinel), { clusterNodes: [...] }, or an ioredis Redis or Cluster client made with this app's ioredis";

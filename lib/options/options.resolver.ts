@@ -6,6 +6,7 @@ import { DEFAULT_KEY_PREFIXES, isValidPrefix } from '../keys/api-key.format.js';
 import { DefaultApiKeyOptions } from './api-key-options.defaults.js';
 import { durationOption, HOUR_MS, limitOption } from './option.parsers.js';
 import { resolveDenylist, resolveRedis, resolveRoutes } from './store-options.resolver.js';
+import { resolveDpop } from './dpop-options.resolver.js';
 import { resolveTokens } from './token-options.resolver.js';
 
 /** An HTTP token without `.`: passport-headerapikey reads the header through a dotted-path lookup. */
@@ -137,6 +138,7 @@ export function resolveOptions(
 
   const production = env.NODE_ENV === 'production';
   resolveTokens(options, resolved, problems, production, oauth !== false);
+  resolveDpop(options, resolved, problems);
   resolveRedis(options, resolved, problems);
   resolveDenylist(options, resolved, problems);
   resolveRoutes(oauth, resolved, problems);

@@ -8,7 +8,12 @@ import type { DenylistStore } from '../interfaces/denylist-store.interface.js';
 import type { KeybridgeRedisOptions } from '../interfaces/redis-options.interface.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
 import { DEFAULT_REDIS_PREFIX } from '../redis/redis.options.js';
-import { durationOption, isRedisConnection, REDIS_CONNECTION_HELP } from './option.parsers.js';
+import {
+  durationOption,
+  isClusterConnection,
+  isRedisConnection,
+  REDIS_CONNECTION_HELP,
+} from './option.parsers.js';
 
 export function resolveRedis(
   options: ApiKeyModuleOptions,
@@ -21,11 +26,12 @@ export function resolveRedis(
     connection,
     keyPrefix = DEFAULT_REDIS_PREFIX,
     onOutage = 'fail-closed',
+    revocationReplicas,
   } = typeof option === 'string' ? { connection: option } : ((option ?? {}) as KeybridgeRedisOptions);
   const before = problems.length;
   if (!isRedisConnection(connection)) {
     problems.push(
-      `redis must be a redis:// URL, or { connection, keyPrefix?, onOutage? } whose connection is ${REDIS_CONNECTION_HELP}.`,
+      `redis must be a redis:// URL, or { connection, keyPrefix?, onOutage?, revocationReplicas? } whose connection is ${REDIS_CONNECTION_HELP}.`,
     );
   }
   if (typeof keyPrefix !== 'string' || keyPrefix.length > 100) {
@@ -34,7 +40,20 @@ export function resolveRedis(
   if (onOutage !== 'fail-closed' && onOutage !== 'local') {
     problems.push(`redis.onOutage must be 'fail-closed' or 'local'.`);
   }
-  if (problems.length === before) resolved.redis = { connection, keyPrefix, onOutage };
+  if (!isReplicaCount(revocationReplicas)) {
+    problems.push('redis.revocationReplicas must be an integer from 0 to 10.');
+  } else if (revocationReplicas && isClusterConnection(connection)) {
+    problems.push(
+      'redis.revocationReplicas is not supported on a Cluster: set min-replicas-to-write on its nodes.',
+    );
+  }
+  if (problems.length === before) resolved.redis = { connection, keyPrefix, onOutage, revocationReplicas };
+}
+
+function isReplicaCount(value: unknown): boolean {
+  return (
+    value === undefined || (Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 10)
+  );
 }
 
 export function resolveDenylist(
@@ -57,6 +76,10 @@ export function resolveDenylist(
       problems.push(`denylist.redis must be ${REDIS_CONNECTION_HELP}.`);
     } else if (option.keyPrefix !== undefined && typeof option.keyPrefix !== 'string') {
       problems.push('denylist.keyPrefix must be a string.');
+    } else if (!isReplicaCount(option.revocationReplicas)) {
+      problems.push('denylist.revocationReplicas must be an integer from 0 to 10.');
+    } else if (option.revocationReplicas && isClusterConnection(option.redis)) {
+      problems.push('denylist.revocationReplicas is not supported on a Cluster.');
     } else resolved.denylist = { kind: 'redis', options: option };
   } else if (
     typeof option === 'object' &&

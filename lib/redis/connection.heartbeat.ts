@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { storeCall } from '../common/store-call.util.js';
 import type { ThrottledLogger } from '../common/throttled.logger.js';
 
@@ -19,7 +19,7 @@ export class ConnectionHeartbeat {
   private stopped = false;
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: Redis | Cluster,
     private readonly logger: ThrottledLogger,
     /** Told before a silent connection is dropped. */
     private readonly onSilent: () => void = () => undefined,

@@ -65,8 +65,16 @@ export class AccessTokenService implements OnModuleInit {
     }
   }
 
-  /** Signs a token for an authenticated key. It never outlives the key's expiry or rotation deadline. */
-  async mint(key: VerifiedKey, scopes: readonly string[], audience: readonly string[]): Promise<MintedToken> {
+  /**
+   * Signs a token for an authenticated key. It never outlives the key's expiry or rotation deadline. With
+   * `jkt`, the token is bound to that DPoP key (`cnf.jkt`, RFC 9449 §6.1).
+   */
+  async mint(
+    key: VerifiedKey,
+    scopes: readonly string[],
+    audience: readonly string[],
+    jkt?: string,
+  ): Promise<MintedToken> {
     const { tokens } = this.options;
     const now = this.options.clock();
     const iat = Math.floor(now / 1000);
@@ -83,6 +91,7 @@ export class AccessTokenService implements OnModuleInit {
       jti: randomUUID(),
       client_id: key.id,
       scope: scopes.join(' '),
+      ...(jkt === undefined ? {} : { cnf: { jkt } }),
     };
     const signer = tokens.keys.active;
     const accessToken = await signCompactJws(
@@ -168,7 +177,8 @@ export class AccessTokenService implements OnModuleInit {
       !CLIENT_ID_PATTERN.test(claims.client_id) ||
       typeof claims.scope !== 'string' ||
       (claims.scope !== '' && !claims.scope.split(' ').every(isValidScope)) ||
-      claims.iat > now / 1000 + this.toleranceSeconds
+      claims.iat > now / 1000 + this.toleranceSeconds ||
+      !isConfirmation(claims.cnf)
     ) {
       throw this.refuse('claims');
     }
@@ -223,6 +233,14 @@ export class AccessTokenService implements OnModuleInit {
 function isAccessTokenType(typ: string): boolean {
   const lower = typ.toLowerCase();
   return lower === ACCESS_TOKEN_TYPE || lower === `application/${ACCESS_TOKEN_TYPE}`;
+}
+
+/** No `cnf`, or one naming a DPoP key thumbprint (43 base64url characters of a SHA-256). */
+function isConfirmation(cnf: unknown): boolean {
+  if (cnf === undefined) return true;
+  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return false;
+  const { jkt } = cnf as { jkt?: unknown };
+  return typeof jkt === 'string' && /^[A-Za-z0-9_-]{43}$/.test(jkt);
 }
 
 /** The refusal reason for a `jose` verification error. */

@@ -12,6 +12,8 @@ export interface AccessTokenClaims {
   jti: string;
   client_id: string;
   scope: string;
+  /** RFC 9449 §6.1: the token is bound to the DPoP key with this RFC 7638 thumbprint. */
+  cnf?: { jkt: string };
 }
 
 /** A token whose signature and claims were checked, prepared once per cache fill like `VerifiedKey`. */
@@ -25,6 +27,8 @@ export class VerifiedToken {
   /** Its own denylist entry and its key's, checked on every request. */
   readonly tokenEntry: string;
   readonly keyEntry: string;
+  /** The thumbprint of the DPoP key the token is bound to (`cnf.jkt`), or `undefined` for a bearer token. */
+  readonly jkt: string | undefined;
   /** CRC-32 of the token it was verified from, set when it is cached. */
   checksum = 0;
 
@@ -35,6 +39,7 @@ export class VerifiedToken {
     this.tokenEntry = tokenEntryOf(claims.jti);
     this.keyEntry = keyEntryOf(claims.client_id);
     this.expiresAtMs = claims.exp * 1000;
+    this.jkt = claims.cnf?.jkt;
     this.scopes = new GrantedScopes(scopes);
     this.principal = Object.freeze({
       type: 'access_token' as const,

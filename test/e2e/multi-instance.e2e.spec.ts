@@ -13,6 +13,9 @@ import {
 import { freePort } from './support/app-starter.js';
 import { TEST_PEPPER, TEST_SIGNING_KEY } from './support/test-secrets.js';
 import { StatusWatch, type WatchedResponse } from './support/status-watch.js';
+import { RedisClusterFixture } from './support/redis-cluster.js';
+import { redisServerBinary } from './support/redis-server.js';
+import { RedisSentinelFixture, SENTINEL_MASTER_NAME } from './support/redis-sentinel.js';
 
 const POSTGRES = databaseTargets().find((target) => target.name === 'postgres');
 const REDIS_URL = redisTarget();
@@ -395,6 +398,106 @@ interface IssuedKey {
         expect(requests.length).toBeGreaterThan(50);
       }
     });
+  },
+);
+
+/** The servers a topology suite starts, and the sample app's environment variables that name them. */
+interface Topology {
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const TOPOLOGIES: [string, () => Promise<Topology>][] = [
+  [
+    'a Redis Cluster (REDIS_CLUSTER_NODES)',
+    async () => {
+      const cluster = await RedisClusterFixture.start([17031, 17032, 17033]);
+      const nodes = cluster.seeds.map(({ host, port }) => `${host}:${port}`).join(',');
+      return { env: { REDIS_CLUSTER_NODES: nodes }, stop: () => cluster.stop() };
+    },
+  ],
+  [
+    'Redis Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME)',
+    async () => {
+      const sentinel = await RedisSentinelFixture.start(17040, 17041, [17050, 17051, 17052]);
+      const sentinels = sentinel.addresses.map(({ host, port }) => `${host}:${port}`).join(',');
+      return {
+        env: { REDIS_SENTINELS: sentinels, REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME },
+        stop: () => sentinel.stop(),
+      };
+    },
+  ],
+];
+
+/**
+ * The sample app reaches a Redis Cluster or a master through Sentinel from its environment alone: the server
+ * comes up healthy (its health check pings Redis), and a key revoked by the CLI (a second process, configured
+ * the same way) is refused by the server within the bound, though it had the key cached.
+ */
+(POSTGRES && redisServerBinary() ? describe.each(TOPOLOGIES) : describe.skip.each(TOPOLOGIES))(
+  'the sample app on %s',
+  (_name, topology) => {
+    let servers: Topology | undefined;
+    let app: SampleAppProcess | undefined;
+    let env: Record<string, string>;
+
+    beforeAll(async () => {
+      servers = await topology();
+      env = {
+        DATABASE_URL: await POSTGRES!.fresh(),
+        KEYBRIDGE_PEPPER: TEST_PEPPER,
+        KEYBRIDGE_SIGNING_KEY: TEST_SIGNING_KEY,
+        KEYBRIDGE_ISSUER: ISSUER,
+        ...servers.env,
+      };
+      app = await SampleAppProcess.start('A', await freePort(), env);
+    }, 90_000);
+
+    afterAll(async () => {
+      await StatusWatch.stopAll();
+      await app?.stop();
+      await servers?.stop();
+    }, 30_000);
+
+    it('refuses within 1 s a key revoked by the CLI, the key and its token', () =>
+      withDiagnostics([app], async () => {
+        const created = await runKeysCli(
+          ['create', '--name', 'agent', '--scopes', 'orders:read', '--json'],
+          env,
+        );
+        expect(created.code).toBe(0);
+        const key = JSON.parse(created.stdout) as IssuedKey;
+        const token = await mintToken(app!.url, key);
+        await request(app!.url).get('/orders').set('X-API-Key', key.key).expect(200);
+        await request(app!.url).get('/orders').set('Authorization', `Bearer ${token}`).expect(200);
+
+        const watches = [
+          new StatusWatch(
+            () => request(app!.url).get('/orders').set('X-API-Key', key.key),
+            401,
+            200,
+            POLL_EVERY_MS,
+          ),
+          new StatusWatch(
+            () => request(app!.url).get('/orders').set('Authorization', `Bearer ${token}`),
+            401,
+            200,
+            POLL_EVERY_MS,
+          ),
+        ];
+        const cli = await runKeysCli(['revoke', key.id], env);
+        expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
+        await Promise.all(watches.map((watch) => watch.stopAfter(WATCH_MS)));
+        console.log(
+          `sample app on ${_name}: key refused ${watches[0].delayFrom(cli.exitedAt)} ms, token ` +
+            `${watches[1].delayFrom(cli.exitedAt)} ms after the CLI exited (bound ${BOUND_MS} ms)`,
+        );
+        for (const watch of watches) {
+          expect(watch.seenAt).toBeDefined();
+          expect(watch.delayFrom(cli.exitedAt)).toBeLessThan(BOUND_MS);
+          expect(watch.unexpected).toEqual([]);
+        }
+      }));
   },
 );
 

@@ -4,13 +4,12 @@ import * as oauth from 'oauth4webapi';
 import request from 'supertest';
 import type { CreatedApiKey, KeybridgeEvent } from 'nestjs-keybridge';
 import { freePort, startApp, type RunningApp } from './support/app-starter.js';
-import { databaseTargets, sqlite, targetMatrix } from './support/databases.js';
+import { targetMatrix } from './support/databases.js';
 import { basic, encodeJwt, expectOAuthError, form, TOKEN_PATH } from './support/oauth.js';
-import { clearRedisPrefix, redisTarget, uniqueRedisPrefix } from './support/redis.js';
+import { sharedReplayStores } from './support/replay-stores.js';
 
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-const REDIS_URL = redisTarget();
 
 type Alg = 'EdDSA' | 'ES256' | 'RS256';
 
@@ -335,38 +334,6 @@ describe.each(targetMatrix())('private_key_jwt on %s', (_name, database, adapter
       .expect(200);
   });
 });
-
-interface SharedStore {
-  databaseUrl: string;
-  options: object;
-  done(): Promise<void>;
-}
-
-/** The stores instances share to accept each assertion once: Redis when configured, else their database. */
-function sharedReplayStores(): [string, () => Promise<SharedStore>][] {
-  const stores: [string, () => Promise<SharedStore>][] = [];
-  const redisUrl = REDIS_URL;
-  if (redisUrl) {
-    stores.push([
-      'one Redis prefix',
-      async () => {
-        const prefix = uniqueRedisPrefix();
-        return {
-          databaseUrl: await sqlite.fresh(),
-          options: { redis: { connection: redisUrl, keyPrefix: prefix } },
-          done: () => clearRedisPrefix(redisUrl, prefix),
-        };
-      },
-    ]);
-  }
-  for (const target of databaseTargets()) {
-    stores.push([
-      `one ${target.name} database without Redis`,
-      async () => ({ databaseUrl: await target.fresh(), options: {}, done: async () => undefined }),
-    ]);
-  }
-  return stores;
-}
 
 /** Two instances sharing a replay store: an assertion accepted by one is refused by the other. */
 describe.each(sharedReplayStores())('private_key_jwt replay across instances on %s', (_name, store) => {

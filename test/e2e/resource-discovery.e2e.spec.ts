@@ -84,6 +84,7 @@ describe.each(ADAPTERS)('RFC 9728 resource discovery (%s)', (adapter) => {
       authorization_servers: [running.issuer],
       scopes_supported: expect.arrayContaining(['orders:read', 'orders:write']),
       bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: ['EdDSA', 'Ed25519', 'ES256', 'RS256', 'PS256'],
     });
 
     const issuer = new URL(rs.authorization_servers![0]);

@@ -9,7 +9,7 @@ export const SAMPLE_APP_CLI = 'dist/lib/cli/keybridge.cli.js';
 const SAMPLE_APP_KEYS = ['keys', '--module', 'dist/sample-app/cli/keys.module.js'];
 
 /** Variables of the sample app that a test sets itself, left out of the environment a child inherits. */
-const APP_VARIABLES = /^(KEYBRIDGE_.*|THROTTLE_.*|PORT|DATABASE_URL|REDIS_URL|HTTP_ADAPTER|NODE_OPTIONS)$/;
+const APP_VARIABLES = /^(KEYBRIDGE_.*|THROTTLE_.*|PORT|DATABASE_URL|REDIS_.*|HTTP_ADAPTER|NODE_OPTIONS)$/;
 
 /** Colour codes of Nest's console logger, which colours its output even into a pipe. */
 // eslint-disable-next-line no-control-regex

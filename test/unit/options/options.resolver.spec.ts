@@ -315,3 +315,30 @@ describe('resolveOptions', () => {
     expect(error.message.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(8);
   });
 });
+
+describe('resolveOptions: dpop', () => {
+  it('keeps nonces off by default, with a 5 min nonce lifetime and a 60 s proof age', () => {
+    expect(resolveOptions({}, DEV).dpop).toEqual({
+      nonce: false,
+      nonceLifetimeMs: 300_000,
+      proofMaxAgeMs: 60_000,
+    });
+    expect(
+      resolveOptions({ dpop: { nonce: true, nonceLifetime: '1m', proofMaxAge: '30s' } }, DEV).dpop,
+    ).toEqual({
+      nonce: true,
+      nonceLifetimeMs: 60_000,
+      proofMaxAgeMs: 30_000,
+    });
+  });
+
+  it('names each bad dpop setting', () => {
+    const error = optionsError({
+      dpop: { nonce: 'yes' as never, nonceLifetime: '1s', proofMaxAge: '1h' },
+    });
+    expect(error.message).toMatch(/dpop\.nonce must be true or false/);
+    expect(error.message).toMatch(/dpop\.nonceLifetime must be a duration/);
+    expect(error.message).toMatch(/dpop\.proofMaxAge must be a duration/);
+    expect(optionsError({ dpop: null as never }).message).toMatch(/dpop must be an object/);
+  });
+});

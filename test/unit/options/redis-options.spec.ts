@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { RedisConnection } from '../../../lib/redis/redis.connection.js';
 import { resolveOptions } from '../../../lib/options/options.resolver.js';
 import type { ApiKeyModuleOptions } from '../../../lib/interfaces/api-key-options.interface.js';
 import { InvalidOptionsError } from '../../../lib/errors/index.js';
@@ -56,8 +57,49 @@ describe('the redis option', () => {
     }
   });
 
-  it('refuses a client that is not an ioredis Redis of this app (a Cluster, another copy of ioredis)', () => {
-    // Read as options, it would quietly connect to localhost:6379 instead of the cluster.
+  it('takes a Cluster: an ioredis Cluster client, or seed nodes with Cluster options', () => {
+    const cluster = new Cluster([{ host: '10.0.0.5', port: 7000 }], { lazyConnect: true });
+    try {
+      expect(resolveOptions({ redis: { connection: cluster } }, DEV).redis?.connection).toBe(cluster);
+    } finally {
+      cluster.disconnect();
+    }
+    const seeds = { clusterNodes: ['10.0.0.5:7000', { host: '10.0.0.6', port: 7000 }], clusterOptions: {} };
+    expect(resolveOptions({ redis: { connection: seeds } }, DEV).redis?.connection).toBe(seeds);
+    expect(problems(untyped({ redis: { connection: { clusterNodes: [] } } }))).toMatch(/clusterNodes/);
+  });
+
+  it('takes Sentinel options, and waits for one replica on token revocations with them by default', () => {
+    const sentinel = { sentinels: [{ host: '10.0.0.7', port: 26379 }], name: 'main' };
+    const resolved = resolveOptions({ redis: { connection: sentinel } }, DEV).redis!;
+    expect(resolved.connection).toBe(sentinel);
+    const connections = [
+      new RedisConnection(resolved, 1000),
+      new RedisConnection({ ...resolved, connection: URL }, 1000),
+    ];
+    try {
+      expect(connections.map((connection) => connection.revocationReplicas)).toEqual([1, 0]);
+    } finally {
+      for (const connection of connections) connection.onApplicationShutdown();
+    }
+  });
+
+  it.each([-1, 1.5, 11, '1'])('refuses revocationReplicas %j', (revocationReplicas) => {
+    expect(problems(untyped({ redis: { connection: URL, revocationReplicas } }))).toMatch(
+      /redis\.revocationReplicas must be an integer from 0 to 10/,
+    );
+  });
+
+  it('refuses revocationReplicas on a Cluster, where WAIT cannot follow the write', () => {
+    const connection = { clusterNodes: ['10.0.0.5:7000'] };
+    expect(problems({ redis: { connection, revocationReplicas: 1 } })).toMatch(/not supported on a Cluster/);
+    expect(
+      resolveOptions({ redis: { connection, revocationReplicas: 0 } }, DEV).redis?.revocationReplicas,
+    ).toBe(0);
+  });
+
+  it('refuses a client of another copy of ioredis, which would be read as options', () => {
+    // Read as options, it would quietly connect to localhost:6379 instead.
     class Cluster {
       duplicate() {
         return this;
@@ -65,7 +107,7 @@ describe('the redis option', () => {
       status = 'wait';
     }
     const message = problems({ redis: { connection: new Cluster() as never } });
-    expect(message).toMatch(/a Cluster is not supported/);
+    expect(message).toMatch(/made with this app's ioredis/);
     expect(problems(untyped({ denylist: { redis: new Cluster() } }))).toMatch(/denylist\.redis must be/);
   });
 

@@ -1,0 +1,116 @@
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { SignJWT, type CryptoKey as JoseKey } from 'jose';
+import request from 'supertest';
+import type { KeybridgeRedisOptions } from 'nestjs-keybridge';
+import { startApp, type RunningApp } from './app-starter.js';
+import { withKey, withToken, revokeToken } from './guarded.requests.js';
+import { expectOAuthError, form, mintToken, TOKEN_PATH } from './oauth.js';
+import { StatusWatch } from './status-watch.js';
+
+/**
+ * The checks every Redis topology (one server, Sentinel, Cluster) must pass with two instances of a fixture
+ * app on one database and one Redis: one rate limit, revocations seen by the other instance within the bound,
+ * each client assertion accepted once.
+ */
+
+/** README: a change made on one instance reaches the others within 1 s through Redis. */
+export const BOUND_MS = 1000;
+/** Every instance of these suites names the same issuer, so a token or an assertion is good on either. */
+export const ISSUER = 'http://api.keybridge.test';
+
+/** A, then B, on `databaseUrl` with `redis` as their `redis` option. */
+export async function twoInstances(
+  databaseUrl: string,
+  redisA: KeybridgeRedisOptions,
+  redisB: KeybridgeRedisOptions = redisA,
+): Promise<[RunningApp, RunningApp]> {
+  const a = await startApp('express', databaseUrl, { redis: redisA }, { issuer: ISSUER });
+  try {
+    return [a, await startApp('fastify', databaseUrl, { redis: redisB }, { issuer: ISSUER })];
+  } catch (error) {
+    await a.close();
+    throw error;
+  }
+}
+
+/** A key limited to 4 requests a minute is served 4 times across A and B, then refused on both. */
+export async function expectSharedRateLimit(a: RunningApp, b: RunningApp): Promise<void> {
+  const key = await a.keys.create({
+    name: 'limited',
+    scopes: ['orders:read'],
+    rateLimit: { limit: 4, window: '1m' },
+  });
+  const statuses: number[] = [];
+  for (const app of [a, b, a, b, a, b]) statuses.push((await withKey(app, key)).status);
+  expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+}
+
+/** A key revoked on A, and a token revoked on A, are refused by B (which had both cached) within the bound. */
+export async function expectRevocationsSeenByB(a: RunningApp, b: RunningApp): Promise<void> {
+  const key = await a.keys.create({ name: 'revoked on A', scopes: ['orders:read'] });
+  await withKey(b, key).expect(200);
+  const keyWatch = new StatusWatch(() => withKey(b, key), 401, 200, 20);
+  await a.keys.revoke(key.id);
+  const keyRevokedAt = Date.now();
+  await keyWatch.stopAfter(5000);
+
+  const holder = await a.keys.create({ name: 'token holder', scopes: ['orders:read'] });
+  const token = await mintToken(a.url, holder);
+  await withToken(b, token).expect(200);
+  const tokenWatch = new StatusWatch(() => withToken(b, token), 401, 200, 20);
+  await revokeToken(a, holder, token).expect(200);
+  const tokenRevokedAt = Date.now();
+  await tokenWatch.stopAfter(5000);
+
+  console.log(
+    `revoked on A, refused by B after: key ${keyWatch.delayFrom(keyRevokedAt)} ms, token ` +
+      `${tokenWatch.delayFrom(tokenRevokedAt)} ms (bound ${BOUND_MS} ms)`,
+  );
+  for (const [watch, since] of [
+    [keyWatch, keyRevokedAt],
+    [tokenWatch, tokenRevokedAt],
+  ] as const) {
+    expect(watch.seenAt).toBeDefined();
+    expect(watch.delayFrom(since)).toBeLessThan(BOUND_MS);
+    expect(watch.unexpected).toEqual([]);
+  }
+  await withToken(a, token).expect(401);
+  await withKey(a, key).expect(401);
+}
+
+/** A `private_key_jwt` assertion is accepted by A and refused as a replay by B. */
+export async function expectAssertionOnce(a: RunningApp, b: RunningApp): Promise<void> {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const key = await a.keys.create({
+    name: 'agent',
+    scopes: ['orders:read'],
+    publicKey: publicKey.export({ format: 'jwk' }),
+  });
+  const sent = await assertion(key.id, privateKey);
+  await withAssertion(a.url, sent).expect(200);
+  expectOAuthError(await withAssertion(b.url, sent), 401, 'invalid_client', [sent]);
+  expect(b.events.filter((e) => e.type === 'auth.failed').at(-1)).toMatchObject({
+    reason: 'assertion_replayed',
+    keyId: key.id,
+  });
+}
+
+function assertion(keyId: string, privateKey: KeyObject): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ iss: keyId, sub: keyId, aud: ISSUER, jti: randomUUID(), iat: now, exp: now + 60 })
+    .setProtectedHeader({ alg: 'EdDSA' })
+    .sign(privateKey as unknown as JoseKey);
+}
+
+function withAssertion(url: string, sent: string): request.Test {
+  return request(url)
+    .post(TOKEN_PATH)
+    .type('form')
+    .send(
+      form({
+        grant_type: 'client_credentials',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: sent,
+      }),
+    );
+}
