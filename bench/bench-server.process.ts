@@ -117,6 +117,7 @@ export async function seed(
         keys: message.keys,
         keyIds: message.keyIds,
         ...(message.limited ? { limited: message.limited } : {}),
+        ...(message.quota ? { quota: message.quota } : {}),
       },
       result: {
         db: target.db,

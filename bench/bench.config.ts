@@ -10,10 +10,12 @@ export type CacheMode = 'warm' | 'off';
  * (client_credentials, HTTP Basic), which mints and signs a new token per request; `limited` = `GET /guarded`
  * with the `X-API-Key` of a key that has a rate limit (`BENCH_RATE_LIMIT`, never reached), so every request
  * also counts one hit in the module's rate-limit counters; `dpop` = `GET /guarded` with `Authorization: DPoP
- * <DPoP-bound token>` and a fresh DPoP proof per request (signature check, `jti` claimed in the replay cache).
+ * <DPoP-bound token>` and a fresh DPoP proof per request (signature check, `jti` claimed in the replay cache);
+ * `quota` = `GET /guarded` with the `X-API-Key` of a key with a quota (`BENCH_QUOTA`, never used up), so every
+ * request also spends one unit of it (in memory from database leases, or in Redis with `--limits redis`).
  */
-export type RouteName = 'apikey' | 'bearer' | 'token' | 'limited' | 'dpop';
-export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token', 'limited', 'dpop'];
+export type RouteName = 'apikey' | 'bearer' | 'token' | 'limited' | 'dpop' | 'quota';
+export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token', 'limited', 'dpop', 'quota'];
 /**
  * Where the module counts per-key rate limits: `memory` = this process (the default, no `redis` option);
  * `redis` = the module's `redis` option, one EVALSHA round trip per request of a rate-limited key.
@@ -49,6 +51,8 @@ export interface DatabaseTarget {
    * takes the place of one bulk-inserted row, or comes on top when `keys` leaves no room (1 key: 2 stored).
    */
   limitedKey?: boolean;
+  /** Also create the key of the `quota` route (with `BENCH_QUOTA` units), in the same way. */
+  quotaKey?: boolean;
 }
 
 /** The module's `redis` option for a server whose rate-limit counters live in Redis. */
@@ -81,6 +85,8 @@ export type ChildMessage =
       keyIds: string[];
       /** The key of the `limited` route and its id, when `limitedKey` was asked for. */
       limited?: { key: string; id: string };
+      /** The key of the `quota` route and its id, when `quotaKey` was asked for. */
+      quota?: { key: string; id: string };
       storedKeys: number;
       seedMs: number;
       bulkInsertMs: number;
@@ -103,6 +109,9 @@ export const BENCH_TOKEN_TTL = '1h';
  * expire soon.
  */
 export const BENCH_RATE_LIMIT = { limit: 2_000_000_000, window: '1h' } as const;
+
+/** The quota of the `quota` route's key: near the largest count its 32-bit column holds, never used up. */
+export const BENCH_QUOTA = 2_000_000_000;
 
 /** TypeORM options for a bench database: the shipped migrations run at start, `synchronize` stays off. */
 export function benchDatabaseOptions(target: DatabaseTarget): TypeOrmModuleOptions {

@@ -11,6 +11,8 @@ export interface LoadKeys {
   keyIds: readonly string[];
   /** The key of the `limited` route, created with `BENCH_RATE_LIMIT`. */
   limited?: { key: string; id: string };
+  /** The key of the `quota` route, created with `BENCH_QUOTA`. */
+  quota?: { key: string; id: string };
 }
 
 /** RFC 6749 §2.3.1: `client_id:client_secret`, each form-urlencoded, in base64. */
@@ -36,7 +38,7 @@ export function tokenRequest(base: string, keyId: string, key: string): Route {
 export function loadsFor(
   base: string,
   config: ServerConfig,
-  { keys, keyIds, limited }: LoadKeys,
+  { keys, keyIds, limited, quota }: LoadKeys,
   bearerToken: string | undefined,
   dpop?: { token: string; client: DpopClient },
 ): Record<LoadName, Route> {
@@ -69,5 +71,7 @@ export function loadsFor(
           ? { dpop: makeProof(dpop.client, 'GET', guardedHtu, dpop.token) }
           : ({} as Record<string, string>),
     },
+    // The same with a key whose quota each request spends one unit of.
+    quota: { url: `${base}/guarded`, headers: { 'x-api-key': quota?.key ?? 'not-seeded' } },
   };
 }

@@ -13,15 +13,16 @@ export const USAGE = `Usage: npm run bench -- [options]
   --db <list>          sqlite,postgres (default both)
   --keys <list>        1,100000 (default both)
   --cache <list>       warm,off (default both; "off" = verified-key cache disabled: the cache-miss path)
-  --route <list>       apikey,bearer,token,limited,dpop (default all): GET /guarded with X-API-Key; the
-                       same route with Authorization: Bearer <EdDSA JWT>; POST /oauth/token (one new EdDSA
-                       token per request); GET /guarded with the X-API-Key of a key with a rate limit that
-                       is never reached (one counter hit per request); GET /guarded with Authorization:
+  --route <list>       apikey,bearer,token,limited,dpop,quota (default all): GET /guarded with X-API-Key;
+                       the same route with Authorization: Bearer <EdDSA JWT>; POST /oauth/token (one new
+                       EdDSA token per request); GET /guarded with the X-API-Key of a key with a rate limit
+                       that is never reached (one counter hit per request); GET /guarded with Authorization:
                        DPoP <bound JWT> and a new Ed25519 DPoP proof per request (its jti claimed once in
-                       the replay cache: the database, or Redis with --limits redis). Each is interleaved
-                       with the unguarded baseline in the same rounds ("unguarded" may be listed, it always
-                       runs); bearer, token, limited and dpop run with the key cache warm and the fewest
-                       keys selected
+                       the replay cache: the database, or Redis with --limits redis); GET /guarded with the
+                       X-API-Key of a key whose quota is never used up (one unit spent per request). Each is
+                       interleaved with the unguarded baseline in the same rounds ("unguarded" may be
+                       listed, it always runs); bearer, token, limited, dpop and quota run with the key
+                       cache warm and the fewest keys selected
   --limits <list>      memory,redis (default memory): where rate limits are counted, one server each:
                        in the server's memory, or in Redis (the module's redis option). apikey, limited
                        and dpop run with each; bearer and token with the first only

@@ -19,6 +19,7 @@ export const ROUTE_LABELS: Record<RouteName, string> = {
   token: 'token endpoint',
   limited: 'rate-limited key',
   dpop: 'DPoP-bound JWT',
+  quota: 'quota key',
 };
 /** How each store of rate-limit counters is named in reports. */
 export const LIMITS_LABELS: Record<LimitsStore, string> = { memory: 'memory', redis: 'Redis' };

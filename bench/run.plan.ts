@@ -31,7 +31,15 @@ export function buildPlan(options: RunOptions, tempDir: string): Plan {
       const loadKeys = keys >= settings.connections ? settings.connections : 1;
       const limitedKey =
         routeNames.includes('limited') && cacheModes.includes('warm') && keys === keyCounts[0];
-      const target: DatabaseTarget = { db, location, keys, loadKeys, ...(limitedKey ? { limitedKey } : {}) };
+      const quotaKey = routeNames.includes('quota') && cacheModes.includes('warm') && keys === keyCounts[0];
+      const target: DatabaseTarget = {
+        db,
+        location,
+        keys,
+        loadKeys,
+        ...(limitedKey ? { limitedKey } : {}),
+        ...(quotaKey ? { quotaKey } : {}),
+      };
       const modes = cacheModes.filter((cache) => cache === 'warm' || loadKeys >= settings.connections);
       if (modes.length < cacheModes.length && options.cacheChosen && routeNames.includes('apikey')) {
         console.warn(
@@ -49,7 +57,9 @@ export function buildPlan(options: RunOptions, tempDir: string): Plan {
             const routes = routeNames.filter((route) => {
               if (route === 'apikey') return true;
               if (cache !== 'warm' || keys !== keyCounts[0]) return false;
-              return route === 'limited' || route === 'dpop' || limits === limitsStores[0];
+              return (
+                route === 'limited' || route === 'dpop' || route === 'quota' || limits === limitsStores[0]
+              );
             });
             if (routes.length === 0) return [];
             const redis = redisFor(limits);

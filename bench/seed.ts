@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { DataSource, type QueryDeepPartialEntity } from 'typeorm';
-import { ApiKeyEntity, ApiKeyService, API_KEY_TABLE, DENYLIST_TABLE } from 'nestjs-keybridge';
-import { BENCH_RATE_LIMIT, BENCH_SCOPE, type DatabaseTarget } from './bench.config.js';
+import {
+  ApiKeyEntity,
+  ApiKeyService,
+  API_KEY_TABLE,
+  DENYLIST_TABLE,
+  REPLAY_TABLE,
+  SUBJECT_LIMITS_TABLE,
+} from 'nestjs-keybridge';
+import { BENCH_QUOTA, BENCH_RATE_LIMIT, BENCH_SCOPE, type DatabaseTarget } from './bench.config.js';
 
 /** Rows per multi-row INSERT: 1,000 rows × 25 columns stays under both SQLite's and PostgreSQL's bind limits. */
 const INSERT_CHUNK = 1000;
@@ -22,6 +29,8 @@ export async function resetDatabase(target: DatabaseTarget): Promise<void> {
   await ensurePostgresDatabase(target.location);
   await withDataSource(target.location, async (dataSource) => {
     await dataSource.query(`DROP TABLE IF EXISTS "${API_KEY_TABLE}"`);
+    await dataSource.query(`DROP TABLE IF EXISTS "${REPLAY_TABLE}"`);
+    await dataSource.query(`DROP TABLE IF EXISTS "${SUBJECT_LIMITS_TABLE}"`);
     await dataSource.query(`DROP TABLE IF EXISTS "${DENYLIST_TABLE}"`);
     await dataSource.query(`DROP TABLE IF EXISTS "${MIGRATIONS_TABLE}"`);
   });
@@ -41,6 +50,7 @@ export async function seedKeys(
   keys: string[];
   keyIds: string[];
   limited?: { key: string; id: string };
+  quota?: { key: string; id: string };
   storedKeys: number;
   bulkInsertMs: number;
 }> {
@@ -65,7 +75,17 @@ export async function seedKeys(
     });
     limited = { key: created.key, id: created.id };
   }
-  const created = target.loadKeys + (limited ? 1 : 0);
+  let quota: { key: string; id: string } | undefined;
+  if (target.quotaKey) {
+    const made = await keys.create({
+      name: 'bench quota key',
+      subject: 'bench-client-quota',
+      scopes: [BENCH_SCOPE],
+      remaining: BENCH_QUOTA,
+    });
+    quota = { key: made.key, id: made.id };
+  }
+  const created = target.loadKeys + (limited ? 1 : 0) + (quota ? 1 : 0);
   const started = performance.now();
   const others = Math.max(0, target.keys - created);
   if (others > 0) {
@@ -90,7 +110,14 @@ export async function seedKeys(
   if (storedKeys !== expected) {
     throw new Error(`Seeding stored ${storedKeys} keys instead of ${expected}.`);
   }
-  return { keys: loadKeys, keyIds, ...(limited ? { limited } : {}), storedKeys, bulkInsertMs };
+  return {
+    keys: loadKeys,
+    keyIds,
+    ...(limited ? { limited } : {}),
+    ...(quota ? { quota } : {}),
+    storedKeys,
+    bulkInsertMs,
+  };
 }
 
 /** Keys of other apps and members: distinct ids, subjects spread over 1,000 owners, a few scope sets. */

@@ -29,3 +29,12 @@ export const FAILED_AUTH_THROTTLE = Symbol('KEYBRIDGE_FAILED_AUTH_THROTTLE');
  * the `redis` option, else the database.
  */
 export const ASSERTION_REPLAY_CACHE = Symbol('KEYBRIDGE_ASSERTION_REPLAY_CACHE');
+
+/** Injection token of the `Repository<SubjectLimitsEntity>` bound to the configured data source. */
+export const SUBJECT_LIMITS_REPOSITORY = Symbol('KEYBRIDGE_SUBJECT_LIMITS_REPOSITORY');
+
+/** Injection token of the `QuotaLedger` of keys' quotas. */
+export const KEY_QUOTAS = Symbol('KEYBRIDGE_KEY_QUOTAS');
+
+/** Injection token of the `QuotaLedger` of owners' quotas. */
+export const OWNER_QUOTAS = Symbol('KEYBRIDGE_OWNER_QUOTAS');

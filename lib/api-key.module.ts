@@ -19,6 +19,8 @@ import { KeybridgeHealthProbe } from './health/keybridge.health-probe.js';
 import { DenylistStore } from './interfaces/denylist-store.interface.js';
 import { ApiKeyEntity } from './keys/api-key.entity.js';
 import { ApiKeyService } from './keys/api-key.service.js';
+import { SubjectLimitsEntity } from './keys/subject-limits.entity.js';
+import { SubjectLimitsService } from './keys/subject-limits.service.js';
 import { KeyLimitsService } from './limits/key-limits.service.js';
 import { OAuthService } from './oauth/oauth.service.js';
 import { OAUTH_PROVIDERS, oauthControllers } from './oauth/oauth.providers.js';
@@ -26,10 +28,16 @@ import { ReplayEntryEntity } from './replay/replay-entry.entity.js';
 import { AccessTokenService } from './tokens/access-token.service.js';
 
 /** The entities the module stores, for apps that list entities by hand instead of `autoLoadEntities`. */
-export const KEYBRIDGE_ENTITIES = [ApiKeyEntity, DenylistEntryEntity, ReplayEntryEntity] as const;
+export const KEYBRIDGE_ENTITIES = [
+  ApiKeyEntity,
+  DenylistEntryEntity,
+  ReplayEntryEntity,
+  SubjectLimitsEntity,
+] as const;
 
 const EXPORTED = [
   ApiKeyService,
+  SubjectLimitsService,
   ApiKeyGuard,
   ApiKeyPassportGuard,
   RequestAuthenticator,

@@ -6,6 +6,9 @@ import {
   API_KEY_REPOSITORY,
   FAILED_AUTH_THROTTLE,
   KEY_CHANGE_FEED,
+  KEY_QUOTAS,
+  OWNER_QUOTAS,
+  SUBJECT_LIMITS_REPOSITORY,
   REDIS_CONNECTION,
   REQUEST_RATE_LIMITER,
   RESOLVED_OPTIONS,
@@ -34,6 +37,10 @@ import { ApiKeyHasher } from './keys/api-key.hasher.js';
 import { ApiKeyRepository } from './keys/api-key.repository.js';
 import { ApiKeyService } from './keys/api-key.service.js';
 import { ApiKeyVerifier } from './keys/api-key.verifier.js';
+import { QuotaLedger } from './keys/quota.ledger.js';
+import { QuotaRows } from './keys/quota.rows.js';
+import { SubjectLimitsEntity } from './keys/subject-limits.entity.js';
+import { SubjectLimitsService } from './keys/subject-limits.service.js';
 import { UsageRecorder } from './keys/usage.recorder.js';
 import { FailedAuthThrottle } from './limits/failed-auth.throttle.js';
 import { KeyLimitsService } from './limits/key-limits.service.js';
@@ -101,6 +108,21 @@ function rateLimiter(
   return (options, redis) => new KeyRateLimiter(namespace, { redis, timeoutMs: options.storeTimeoutMs });
 }
 
+/** The quota ledger of one table: the keys' (`id`) or the owners' (`subject`). */
+function quotaLedger(
+  entity: typeof ApiKeyEntity | typeof SubjectLimitsEntity,
+  idColumn: string,
+  namespace: string,
+): (options: ResolvedApiKeyOptions, dataSource: DataSource, redis: RedisConnection | null) => QuotaLedger {
+  return (options, dataSource, redis) =>
+    new QuotaLedger(
+      new QuotaRows(dataSource.getRepository<object>(entity), idColumn, options.storeTimeoutMs),
+      options,
+      redis,
+      namespace,
+    );
+}
+
 /**
  * Every collaborator of the module, each built once, here: the resolved options, the Redis connection and
  * what lives on it, the denylist store, the key table, the limiters, the event emitter, and the services and
@@ -119,7 +141,22 @@ export function createApiKeyProviders(extras: Pick<ApiKeyModuleExtras, 'dataSour
       useFactory: (dataSource: DataSource) => dataSource.getRepository(ApiKeyEntity),
       inject: [dataSourceToken],
     },
+    {
+      provide: SUBJECT_LIMITS_REPOSITORY,
+      useFactory: (dataSource: DataSource) => dataSource.getRepository(SubjectLimitsEntity),
+      inject: [dataSourceToken],
+    },
     { provide: REDIS_CONNECTION, useFactory: redisConnection, inject: [RESOLVED_OPTIONS] },
+    {
+      provide: KEY_QUOTAS,
+      useFactory: quotaLedger(ApiKeyEntity, 'id', 'quota'),
+      inject: [RESOLVED_OPTIONS, dataSourceToken, REDIS_CONNECTION],
+    },
+    {
+      provide: OWNER_QUOTAS,
+      useFactory: quotaLedger(SubjectLimitsEntity, 'subject', 'owner-quota'),
+      inject: [RESOLVED_OPTIONS, dataSourceToken, REDIS_CONNECTION],
+    },
     {
       provide: DenylistStore,
       useFactory: denylistStore,
@@ -170,6 +207,7 @@ export function createApiKeyProviders(extras: Pick<ApiKeyModuleExtras, 'dataSour
     },
     ApiKeyRepository,
     UsageRecorder,
+    SubjectLimitsService,
     TokenDenylist,
     ApiKeyVerifier,
     ApiKeyService,

@@ -46,6 +46,11 @@ export type {
   VerifyResult,
 } from './keys/api-key.types.js';
 export { DEFAULT_KEY_PREFIXES, generateKey, inspectKey } from './keys/api-key.format.js';
+
+// Limits per owner (subject)
+export { SubjectLimitsService } from './keys/subject-limits.service.js';
+export { SubjectLimitsEntity, SUBJECT_LIMITS_TABLE } from './keys/subject-limits.entity.js';
+export type { SubjectLimitsInput, SubjectLimitsView } from './keys/subject-limits.types.js';
 export type { KeyEnvironment, KeyPrefixes } from './interfaces/key-prefixes.interface.js';
 /** @internal the verified key the guards work with. */
 export type { VerifiedKey } from './keys/verified-key.js';
@@ -97,6 +102,7 @@ export {
   CreateKeybridgeDenylist1763900000000,
   AddKeybridgeClientKeys1764000000000,
   CreateKeybridgeReplay1764100000000,
+  CreateKeybridgeSubjectLimits1764200000000,
 } from './migrations/index.js';
 
 // Access tokens and the OAuth endpoints
@@ -163,6 +169,8 @@ export type {
   KeybridgeErrorBody,
   KeybridgeErrorClassCode,
   KeybridgeErrorCode,
+  LimitErrorBody,
+  LimitScope,
   OAuthErrorCode,
   RateLimitState,
 } from './errors/index.js';

@@ -27,6 +27,7 @@ import {
   type RequestLog,
 } from './request-logging.middleware.js';
 import { KeysAdminController } from './keys/keys-admin.controller.js';
+import { SubjectLimitsAdminController } from './keys/subject-limits-admin.controller.js';
 import { Order } from './orders/order.entity.js';
 import { OrdersController } from './orders/orders.controller.js';
 import { OrdersMcpController } from './orders/orders.mcp-controller.js';
@@ -98,6 +99,7 @@ export class AppModule implements NestModule {
         OrdersController,
         OrdersMcpController,
         KeysAdminController,
+        SubjectLimitsAdminController,
         HealthController,
         MetricsController,
       ],

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
 export const USAGE = `Usage: keybridge keys <command> [options]
+       keybridge subject-limits <set | get> <subject> [options]
 
 Commands:
   create --name <name> --scopes <a,b> [--subject <s>] [--test] [settings]   prints the new key once
@@ -11,6 +12,11 @@ Commands:
   rotate <id> [--grace <24h>]                       prints the new key once; --grace 0 revokes the old key now
   disable <id>
   enable <id>
+
+Limits of an owner (a key's subject), shared by all of its keys and their tokens:
+  subject-limits set <subject> [--rate-limit <100/1m | none>] [--quota <10000/30d | 500 | none>]
+                     --quota n/interval refills to n every interval (starting full); --quota n is a one-off
+  subject-limits get <subject>
 
 Settings (create and update):
   --name <name>  --scopes <a,b>  --expires-in <30d>  --expires-at <ISO date | never>
@@ -53,6 +59,7 @@ const OPTIONS = {
   'rate-limit': { type: 'string' },
   remaining: { type: 'string' },
   'quota-refill': { type: 'string' },
+  quota: { type: 'string' },
   'public-key': { type: 'string' },
   'require-proof': { type: 'boolean', default: false },
   'no-require-proof': { type: 'boolean', default: false },
@@ -89,13 +96,19 @@ const ACCEPTED: Record<Verb, readonly OptionName[]> = {
   enable: [],
 };
 
-export interface CommandLine {
-  help: boolean;
-  verb: Verb;
-  /** The key id, for every command but create and list. */
-  id: string | undefined;
-  values: CliValues;
-}
+export const SUBJECT_VERBS = ['set', 'get'] as const;
+export type SubjectVerb = (typeof SUBJECT_VERBS)[number];
+
+export type CommandLine =
+  | {
+      help: boolean;
+      group: 'keys';
+      verb: Verb;
+      /** The key id, for every command but create and list. */
+      id: string | undefined;
+      values: CliValues;
+    }
+  | { help: false; group: 'subject-limits'; verb: SubjectVerb; id: string; values: CliValues };
 
 /** Reads `keys <verb> [id] [options]`; throws `UsageError` for anything it cannot run. */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
@@ -108,8 +121,9 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const { values, positionals } = parsed;
   const [group, verb, id, ...extra] = positionals;
   if (values.help && (group === undefined || group === 'keys')) {
-    return { help: true, verb: 'list', id: undefined, values };
+    return { help: true, group: 'keys', verb: 'list', id: undefined, values };
   }
+  if (group === 'subject-limits') return subjectLimitsLine(verb, id, extra, values);
   if (group !== 'keys') {
     throw new UsageError(group === undefined ? 'No command given.' : `Unknown command "${group}".`);
   }
@@ -120,16 +134,41 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (takesId && !id) throw new UsageError(`${verb} needs a key id.`);
   const unexpected = takesId ? extra : [id, ...extra].filter((p) => p !== undefined);
   if (unexpected.length > 0) throw new UsageError(`Unexpected argument "${unexpected[0]}".`);
+  rejectOptions(values, ACCEPTED[verb], verb);
+  if (verb === 'create' && !values.name) throw new UsageError('create needs --name.');
+  return { help: false, group: 'keys', verb, id: takesId ? id : undefined, values };
+}
+
+/** Reads `subject-limits <set | get> <subject> [options]`. */
+function subjectLimitsLine(
+  verb: string | undefined,
+  subject: string | undefined,
+  extra: string[],
+  values: CliValues,
+): CommandLine {
+  if (verb !== 'set' && verb !== 'get') {
+    throw new UsageError(
+      verb === undefined ? 'subject-limits needs a command.' : `Unknown subject-limits command "${verb}".`,
+    );
+  }
+  if (!subject) throw new UsageError(`subject-limits ${verb} needs a subject.`);
+  if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}".`);
+  rejectOptions(values, verb === 'set' ? ['rate-limit', 'quota'] : [], `subject-limits ${verb}`);
+  if (verb === 'set' && values['rate-limit'] === undefined && values.quota === undefined)
+    throw new UsageError('subject-limits set needs --rate-limit or --quota.');
+  return { help: false, group: 'subject-limits', verb, id: subject, values };
+}
+
+/** A usage error for the first option the command does not take: not ignored. */
+function rejectOptions(values: CliValues, accepted: readonly OptionName[], command: string): void {
   const wrong = (Object.keys(values) as OptionName[]).filter(
     (name) =>
       values[name] !== undefined &&
       values[name] !== false &&
       !COMMON.includes(name) &&
-      !ACCEPTED[verb].includes(name),
+      !accepted.includes(name),
   );
-  if (wrong.length > 0) throw new UsageError(`--${wrong[0]} does not apply to ${verb}.`);
-  if (verb === 'create' && !values.name) throw new UsageError('create needs --name.');
-  return { help: false, verb, id: takesId ? id : undefined, values };
+  if (wrong.length > 0) throw new UsageError(`--${wrong[0]} does not apply to ${command}.`);
 }
 
 function isVerb(value: string | undefined): value is Verb {

@@ -8,9 +8,12 @@ import { loadAppModule, locateAppModule, ModuleLoadError } from './app-module.lo
 import { parseCommandLine, USAGE, UsageError } from './cli.arguments.js';
 import { printResult, routeConsoleToStderr, StderrLogger } from './cli.output.js';
 import { runKeysCommand } from './keys.commands.js';
+import { runSubjectLimitsCommand } from './subject-limits.commands.js';
+import { SubjectLimitsService } from '../keys/subject-limits.service.js';
 
 /**
- * `keybridge keys <command>`: administers the keys of the app whose root module it boots, as a Nest
+ * `keybridge keys <command>` and `keybridge subject-limits <command>`: administers the keys (and their
+ * owners' limits) of the app whose root module it boots, as a Nest
  * application context (no HTTP server), with the app's own options. Exit codes: 0 done, 1 refused or failed,
  * 2 bad usage.
  */
@@ -29,7 +32,10 @@ async function main(argv: readonly string[]): Promise<number> {
     abortOnError: false,
   });
   try {
-    const result = await runKeysCommand(apiKeyServiceOf(app), line);
+    const result =
+      line.group === 'subject-limits'
+        ? await runSubjectLimitsCommand(app.get(SubjectLimitsService, { strict: false }), line)
+        : await runKeysCommand(apiKeyServiceOf(app), line);
     printResult(line.values.json === true, result.value, result.text);
     return 0;
   } finally {

@@ -14,7 +14,10 @@ export interface CommandResult {
 const CONTEXT: ChangeContext = { actor: 'cli' };
 
 /** Runs one `keys` command against the app's own `ApiKeyService`. */
-export async function runKeysCommand(keys: ApiKeyService, line: CommandLine): Promise<CommandResult> {
+export async function runKeysCommand(
+  keys: ApiKeyService,
+  line: Extract<CommandLine, { group: 'keys' }>,
+): Promise<CommandResult> {
   const { verb, values } = line;
   const id = line.id!;
   switch (verb) {

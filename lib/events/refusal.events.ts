@@ -48,7 +48,7 @@ export function refusalEvent(
     return { type: 'auth.failed', reason: originReason(refusal), keyId, ip, at };
   }
   if ((refusal instanceof RateLimitedError || refusal instanceof QuotaExhaustedError) && keyId) {
-    return { type: 'auth.rate_limited', keyId, limit: limitOf(refusal), ip, at };
+    return { type: 'auth.rate_limited', keyId, limit: limitOf(refusal), scope: refusal.scope, ip, at };
   }
   if (refusal instanceof RateLimitedError) return { type: 'auth.throttled', ip, at };
   if (refusal instanceof AuthUnavailableError) {

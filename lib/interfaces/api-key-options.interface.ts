@@ -26,6 +26,13 @@ export interface ApiKeyModuleOptions {
   cache?: false | { ttl?: Duration; max?: number };
   /** How often `lastUsedAt` and usage counts are written, in one batch. Default `'5s'`. */
   usageFlushInterval?: Duration;
+  /**
+   * Quotas are counted in Redis (with `redis`) or in memory, not with a database write per request. With
+   * Redis, the units spent are written back to the key rows every `flushInterval` (default `'1s'`), one
+   * UPDATE per key. Without it, each instance reserves `lease` units at a time from the key row (default 100)
+   * and gives back what it did not spend on shutdown.
+   */
+  quotaSync?: { flushInterval?: Duration; lease?: number };
   /** How long one key-store query may take before the request fails closed with 503. Default `'2s'`. */
   storeTimeout?: Duration;
   /** Query parameters refused with 400 on guarded routes. Default `['api_key', 'apiKey', 'key']`; `[]` turns it off. */

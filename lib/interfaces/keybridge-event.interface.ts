@@ -68,7 +68,14 @@ export type KeybridgeEvent =
       authMethod?: AuthMethod;
       at: Date;
     } & EventClient)
-  | ({ type: 'auth.rate_limited'; keyId: string; limit: 'rate' | 'quota'; at: Date } & EventClient)
+  | ({
+      type: 'auth.rate_limited';
+      keyId: string;
+      limit: 'rate' | 'quota';
+      /** Whose limit: the key's own, or its owner's (shared by every key of its subject). */
+      scope?: 'key' | 'owner';
+      at: Date;
+    } & EventClient)
   | ({ type: 'auth.unavailable'; message: string; at: Date } & EventClient)
   | ({ type: 'auth.throttled'; at: Date } & EventClient)
   | ({

@@ -54,6 +54,8 @@ export interface ResolvedApiKeyOptions {
   cache: { ttlMs: number; max: number } | false;
   storeTimeoutMs: number;
   usageFlushMs: number;
+  /** `quotaSync`: write-back interval (Redis) and units reserved per database lease (memory). */
+  quotaSync: { flushMs: number; lease: number };
   queryKeyParameters: readonly string[];
   trustedProxies: number;
   rateLimit: ResolvedLimit | undefined;

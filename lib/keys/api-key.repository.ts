@@ -6,7 +6,6 @@ import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.inter
 import { databaseNowSql } from '../migrations/migration.dialect.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import type { ListApiKeysQuery } from './api-key.types.js';
-import type { VerifiedKey } from './verified-key.js';
 
 /** Uses counted in memory for one key, written in the next batch. */
 export interface PendingUsage {
@@ -163,43 +162,6 @@ export class ApiKeyRepository {
         where: { revokedAt: MoreThan(new Date(since)) },
       }),
     );
-  }
-
-  /**
-   * Spends one unit of a key's quota: one atomic decrement (`UPDATE … WHERE remaining > 0`). A due refill is
-   * one more conditional UPDATE, issued only when this process believes the interval has passed; instances
-   * racing for it refill once, and `key.quotaRefilledAtMs` learns the refill either way. True when a unit
-   * was spent.
-   */
-  spendQuota(key: VerifiedKey, now: number): Promise<boolean> {
-    const refill = key.quotaRefill;
-    return this.deadline(async () => {
-      if (refill && now >= key.quotaRefilledAtMs + refill.intervalSeconds * 1000) {
-        const due = now - refill.intervalSeconds * 1000;
-        const refilled = await this.table
-          .createQueryBuilder()
-          .update()
-          .set({ remaining: refill.amount, quotaRefilledAt: new Date(now) })
-          .where('id = :id AND (quota_refilled_at IS NULL OR quota_refilled_at <= :due)', { id: key.id, due })
-          .execute();
-        if ((refilled.affected ?? 0) > 0) {
-          key.quotaRefilledAtMs = now;
-        } else {
-          const record = await this.table.findOne({
-            where: { id: key.id },
-            select: { id: true, quotaRefilledAt: true },
-          });
-          key.quotaRefilledAtMs = record?.quotaRefilledAt?.getTime() ?? now;
-        }
-      }
-      const result = await this.table
-        .createQueryBuilder()
-        .update()
-        .set({ remaining: () => 'remaining - 1' })
-        .where('id = :id AND remaining > 0', { id: key.id })
-        .execute();
-      return (result.affected ?? 0) > 0;
-    });
   }
 
   /** Adds a batch of uses and last-use times in one transaction. No deadline: a failed batch is retried. */

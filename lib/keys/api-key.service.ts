@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
+import { KEY_QUOTAS, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import { causeOf } from '../common/error-cause.util.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import {
@@ -28,6 +28,7 @@ import type {
 import { graceOf, requireText, validateScopes, validateSettings } from './api-key.validation.js';
 import { checkProofSettings } from './public-key.validation.js';
 import { ApiKeyVerifier } from './api-key.verifier.js';
+import type { QuotaLedger } from './quota.ledger.js';
 import { UsageRecorder } from './usage.recorder.js';
 import { viewOf } from './api-key.view.js';
 import type { VerifiedKey } from './verified-key.js';
@@ -49,6 +50,7 @@ export class ApiKeyService implements OnModuleInit {
     private readonly hasher: ApiKeyHasher,
     private readonly denylist: TokenDenylist,
     private readonly usage: UsageRecorder,
+    @Inject(KEY_QUOTAS) private readonly quotas: QuotaLedger,
     private readonly events: KeybridgeEventEmitter,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedApiKeyOptions,
   ) {}
@@ -106,8 +108,11 @@ export class ApiKeyService implements OnModuleInit {
     return records.map((r) => this.toView(r, now));
   }
 
+  /** The key, its `remaining` as counted now (the stored row lags behind the counters). */
   async get(id: string): Promise<ApiKeyView> {
-    return this.toView(await this.find(id), this.options.clock());
+    const record = await this.find(id);
+    const remaining = await this.quotas.remaining(record.id, record);
+    return this.toView({ ...record, remaining }, this.options.clock());
   }
 
   async update(id: string, patch: UpdateApiKeyInput, context?: ChangeContext): Promise<ApiKeyView> {
@@ -122,7 +127,8 @@ export class ApiKeyService implements OnModuleInit {
       changes.publicKey !== undefined ? changes.publicKey : record.publicKey,
       changes.requireProof ?? record.requireProof,
     );
-    if (changes.quotaRefill && !record.quotaRefill)
+    // A new quota epoch: counters outside the row (Redis, leases) start again from the new value.
+    if (changes.remaining !== undefined || (changes.quotaRefill && !record.quotaRefill))
       Object.assign(changes, { quotaRefilledAt: new Date(now) });
     Object.assign(record, changes, { updatedAt: new Date(now) });
     await this.repository.update(id, { ...changes, updatedAt: record.updatedAt } as Partial<ApiKeyEntity>);

@@ -13,7 +13,7 @@ import { TtlCache } from '../common/ttl.cache.js';
 import { TokenDenylist } from '../denylist/token.denylist.js';
 import { InvalidApiKeyError } from '../errors/index.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import type { KeyChangeFeed } from '../redis/key-change.feed.js';
+import type { KeyChangeFeed, KeyChangeListener } from '../redis/key-change.feed.js';
 import { inspectKey, MAX_KEY_LENGTH } from './api-key.format.js';
 import { ApiKeyHasher } from './api-key.hasher.js';
 import { ApiKeyRepository } from './api-key.repository.js';
@@ -44,6 +44,8 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
   private readonly loadingById = new Map<string, Promise<VerifiedKey | undefined>>();
   /** Bumped by every change to a key; a store read that straddles a change does not fill the cache. */
   private generation = 0;
+  /** Other caches kept in step with the changes other instances publish (the owners' limits). */
+  private readonly followers: KeyChangeListener[] = [];
 
   constructor(
     private readonly repository: ApiKeyRepository,
@@ -64,7 +66,16 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
   async onModuleInit(): Promise<void> {
     if (!this.changes) return;
     if (this.options.cache) {
-      this.changes.listen({ changed: (keyId) => this.forget(keyId), reset: () => this.forgetAll() });
+      this.changes.listen({
+        changed: (keyId) => {
+          this.forget(keyId);
+          for (const follower of this.followers) follower.changed(keyId);
+        },
+        reset: () => {
+          this.forgetAll();
+          for (const follower of this.followers) follower.reset();
+        },
+      });
     }
     await this.changes.start();
   }
@@ -125,6 +136,11 @@ export class ApiKeyVerifier implements OnModuleInit, BeforeApplicationShutdown {
   /** Counts one use of a key at `at` (default: now); written to the store in the next batch. */
   recordUse(keyId: string, at: number = this.options.clock()): void {
     this.usage.record(keyId, at);
+  }
+
+  /** Hands `listener` the ids other instances publish as changed (any id, not only keys'). */
+  follow(listener: KeyChangeListener): void {
+    this.followers.push(listener);
   }
 
   /**

@@ -29,6 +29,11 @@ export class VerifiedKey {
   readonly quotaRefill: KeyQuotaRefill | null;
   /** When the quota was last refilled as far as this process knows; moves forward as it refills. */
   quotaRefilledAtMs: number;
+  /**
+   * The stored `quota_refilled_at` (0 when none): moves on each refill and top-up, so counters kept outside
+   * the database (Redis, leases) know their units belong to an older quota and start again from the row.
+   */
+  quotaEpochMs: number;
   /** When the key stops working by itself (expiry or end of rotation grace), in ms; `null` for never. */
   readonly deadlineMs: number | null;
   /** The client's registered key for `private_key_jwt`, or `null`. */
@@ -62,6 +67,7 @@ export class VerifiedKey {
     this.hasQuota = record.remaining !== null;
     this.quotaRefill = record.quotaRefill;
     this.quotaRefilledAtMs = record.quotaRefilledAt?.getTime() ?? record.createdAt.getTime();
+    this.quotaEpochMs = record.quotaRefilledAt?.getTime() ?? 0;
     const deadline = deadlineOf(record);
     this.deadlineMs = deadline === null ? null : deadline - clockOffsetMs;
     this.revoked = record.revokedAt !== null;

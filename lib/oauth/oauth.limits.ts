@@ -29,6 +29,7 @@ export class OAuthLimits {
           type: 'auth.rate_limited',
           keyId: key.id,
           limit: limitOf(error),
+          scope: error.scope,
           ip,
           at: new Date(this.options.clock()),
         });

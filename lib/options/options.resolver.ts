@@ -83,6 +83,13 @@ export function resolveOptions(
   resolved.usageFlushMs =
     durationOption(problems, 'usageFlushInterval', options.usageFlushInterval, 100, HOUR_MS, '"5s"') ??
     resolved.usageFlushMs;
+  if (options.quotaSync !== undefined) {
+    const { flushInterval, lease = resolved.quotaSync.lease } = options.quotaSync ?? {};
+    const flushMs = durationOption(problems, 'quotaSync.flushInterval', flushInterval, 10, HOUR_MS, '"1s"');
+    if (!Number.isInteger(lease) || lease < 1 || lease > 1_000_000)
+      problems.push('quotaSync.lease must be a whole number of units from 1 to 1000000, e.g. 100.');
+    resolved.quotaSync = { flushMs: flushMs ?? resolved.quotaSync.flushMs, lease };
+  }
 
   if (options.queryKeyParameters !== undefined) {
     if (

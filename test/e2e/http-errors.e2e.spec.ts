@@ -23,8 +23,14 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
 
   const http = () => request(running.url);
 
-  function expectBody(body: unknown, statusCode: number, code: string): void {
-    expect(body).toEqual({ statusCode, error: expect.any(String), message: expect.any(String), code });
+  function expectBody(body: unknown, statusCode: number, code: string, extra: object = {}): void {
+    expect(body).toEqual({
+      statusCode,
+      error: expect.any(String),
+      message: expect.any(String),
+      code,
+      ...extra,
+    });
   }
 
   describe('a valid key', () => {
@@ -349,7 +355,7 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
       expect(first.headers['ratelimit-remaining']).toBe('1');
       await http().get('/orders').set('X-API-Key', limited.key).expect(200);
       const res = await http().get('/orders').set('X-API-Key', limited.key).expect(429);
-      expectBody(res.body, 429, 'rate_limited');
+      expectBody(res.body, 429, 'rate_limited', { scope: 'key' });
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(60);
       expect(res.headers['ratelimit-remaining']).toBe('0');
@@ -368,7 +374,7 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
       await http().get('/orders').set('X-API-Key', metered.key).expect(200);
       await http().get('/orders').set('X-API-Key', metered.key).expect(200);
       const res = await http().get('/orders').set('X-API-Key', metered.key).expect(429);
-      expectBody(res.body, 429, 'quota_exhausted');
+      expectBody(res.body, 429, 'quota_exhausted', { scope: 'key' });
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(3600);
       expect((await running.keys.get(metered.id)).remaining).toBe(0);
       running.clock.now += 86_400_000 + 1000;

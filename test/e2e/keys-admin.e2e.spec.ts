@@ -18,6 +18,7 @@ describe.each(targetMatrix())('key administration over HTTP (%s)', (_label, data
     get: (path: string) => request(running.url).get(path).set('X-API-Key', key),
     post: (path: string) => request(running.url).post(path).set('X-API-Key', key),
     patch: (path: string) => request(running.url).patch(path).set('X-API-Key', key),
+    put: (path: string) => request(running.url).put(path).set('X-API-Key', key),
   });
 
   it('answers a malformed JSON body without quoting it back', async () => {
@@ -244,6 +245,40 @@ describe.each(targetMatrix())('key administration over HTTP (%s)', (_label, data
         code,
       });
     }
+  });
+
+  it("sets and reads an owner's limits, shared by its keys; bad limits are 400 and non-admins 403", async () => {
+    const subject = `team:${adapter}`;
+    const path = `/subjects/${encodeURIComponent(subject)}/limits`;
+    expect((await as(admin).get(path).expect(200)).body).toEqual({
+      subject,
+      rateLimit: null,
+      remaining: null,
+      quotaRefill: null,
+      updatedAt: null,
+    });
+    const set = await as(admin)
+      .put(path)
+      .send({ rateLimit: { limit: 2, window: '1h' }, quotaRefill: { amount: 50, interval: '30d' } })
+      .expect(200);
+    expect(set.body).toMatchObject({ subject, rateLimit: { limit: 2, windowSeconds: 3600 }, remaining: 50 });
+    const first = await running.keys.create({ name: 'team 1', subject, scopes: ['orders:read'] });
+    const second = await running.keys.create({ name: 'team 2', subject, scopes: ['orders:read'] });
+    await as(first.key).get('/orders').expect(200);
+    await as(second.key).get('/orders').expect(200);
+    const refused = await as(first.key).get('/orders').expect(429);
+    expect(refused.body).toMatchObject({ statusCode: 429, code: 'rate_limited', scope: 'owner' });
+    expect((await as(admin).get(path).expect(200)).body).toMatchObject({ remaining: 48 });
+
+    const bad = await as(admin)
+      .put(path)
+      .send({ rateLimit: { limit: -1, window: '1m' } })
+      .expect(400);
+    expect(bad.body).toMatchObject({ statusCode: 400, code: 'invalid_argument' });
+    await as(admin).put(path).send('[]').set('Content-Type', 'application/json').expect(400);
+    await as(first.key).put(path).send({ rateLimit: null }).expect(403);
+    await as(admin).put(path).send({ rateLimit: null, quotaRefill: null }).expect(200);
+    await as(second.key).get('/orders').expect(200);
   });
 
   it('never echoes a key pasted where an id belongs', async () => {

@@ -17,17 +17,22 @@ import { withKey, withToken } from './support/guarded.requests.js';
 
 /** The package's own `keybridge` bin, booting the sample app's module as `npm run keys` does. */
 const CLI = 'dist/lib/cli/keybridge.cli.js';
-const SAMPLE_MODULE = ['keys', '--module', 'dist/sample-app/cli/keys.module.js'];
+const SAMPLE_MODULE = ['--module', 'dist/sample-app/cli/keys.module.js'];
 const run = promisify(execFile);
 /** PostgreSQL when it is configured (the multi-instance setup), else a SQLite file shared by the processes. */
 const DATABASE = databaseTargets().find((target) => target.name === 'postgres') ?? sqlite;
 
-async function keys(
+const keys = (databaseUrl: string, ...args: string[]) => cli('keys', databaseUrl, ...args);
+/** `npm run subject-limits`: the same CLI, administering owners' limits. */
+const subjectLimits = (databaseUrl: string, ...args: string[]) => cli('subject-limits', databaseUrl, ...args);
+
+async function cli(
+  group: 'keys' | 'subject-limits',
   databaseUrl: string,
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...SAMPLE_MODULE, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [CLI, group, ...SAMPLE_MODULE, ...args], {
       // The CLI runs nine hours ahead of the app: stored instants must not depend on either's time zone.
       env: {
         ...process.env,
@@ -224,6 +229,45 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %
       expect(`${output.stdout}${output.stderr}`).not.toContain(privatePem.split('\n')[1]);
       expect(output.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it("sets and reads an owner's limits with subject-limits, which the running app enforces on all of its keys", async () => {
+    const subject = `cli-owner-${Date.now()}`;
+    const first = await running.keys.create({ name: 'owner 1', subject, scopes: ['orders:read'] });
+    const second = await running.keys.create({ name: 'owner 2', subject, scopes: ['orders:read'] });
+    const set = await subjectLimits(
+      databaseUrl,
+      'set',
+      subject,
+      '--rate-limit',
+      '100/1m',
+      '--quota',
+      '3/30d',
+      '--json',
+    );
+    expect(set).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(set.stdout)).toMatchObject({
+      subject,
+      rateLimit: { limit: 100, windowSeconds: 60 },
+      remaining: 3,
+      quotaRefill: { amount: 3, intervalSeconds: 30 * 86_400 },
+    });
+    await withKey(running, first).expect(200);
+    await withKey(running, second).expect(200);
+    await withKey(running, first).expect(200);
+    const refused = await withKey(running, second).expect(429);
+    expect(refused.body).toMatchObject({ code: 'quota_exhausted', scope: 'owner' });
+
+    const shown = await subjectLimits(databaseUrl, 'get', subject);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/rate limit\s+100\/60s/);
+    expect(shown.stdout).toMatch(/remaining\s+0\b/);
+
+    expect(await subjectLimits(databaseUrl, 'set', subject)).toMatchObject({ code: 2 });
+    const bad = await subjectLimits(databaseUrl, 'set', subject, '--quota', '5/forever');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^Error \(invalid_argument\): quotaRefill must be/);
+    expect(bad.stderr).not.toMatch(/\bat \S+:\d+/);
   });
 
   it('explains bad usage and unknown ids without a stack trace', async () => {

@@ -37,6 +37,7 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('migrations on
         'CreateKeybridgeDenylist1763900000000',
         'AddKeybridgeClientKeys1764000000000',
         'CreateKeybridgeReplay1764100000000',
+        'CreateKeybridgeSubjectLimits1764200000000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       expect(pending.upQueries.map((q) => q.query)).toEqual([]);
@@ -47,8 +48,12 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('migrations on
       const replay = await runner.getTable('keybridge_replay');
       expect(replay?.primaryColumns.map((c) => c.name)).toEqual(['id']);
       expect(replay?.indices.map((i) => i.name)).toContain('IDX_keybridge_replay_expires_at');
+      const owners = await runner.getTable('keybridge_subject_limits');
+      expect(owners?.primaryColumns.map((c) => c.name)).toEqual(['subject']);
       await runner.release();
 
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      expect(await dataSource.createQueryRunner().hasTable('keybridge_subject_limits')).toBe(false);
       await dataSource.undoLastMigration({ transaction: 'each' });
       expect(await dataSource.createQueryRunner().hasTable('keybridge_replay')).toBe(false);
 

@@ -9,6 +9,7 @@ import { NO_REDIS_SERVER, redisServerBinary, until } from './support/redis-serve
 import {
   expectAssertionOnce,
   expectRevocationsSeenByB,
+  expectSharedQuotas,
   expectSharedRateLimit,
   twoInstances,
 } from './support/redis-topology.checks.js';
@@ -48,6 +49,10 @@ if (!RUN) console.warn(NO_REDIS_SERVER);
 
   it('counts one rate limit across both instances', async () => {
     await expectSharedRateLimit(a, b);
+  });
+
+  it("spends a key's quota and an owner's quota exactly once across both instances", async () => {
+    await expectSharedQuotas(a, b);
   });
 
   it('has B refuse a key and a token revoked on A within the bound', async () => {

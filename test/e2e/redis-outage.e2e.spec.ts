@@ -310,6 +310,7 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
         error: 'Too Many Requests',
         message: expect.any(String),
         code: 'rate_limited',
+        scope: 'key',
       });
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
       expect(refused.text).not.toContain(limited.key);

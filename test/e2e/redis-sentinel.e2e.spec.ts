@@ -8,6 +8,7 @@ import { RedisSentinelFixture, SENTINEL_MASTER_NAME } from './support/redis-sent
 import {
   expectAssertionOnce,
   expectRevocationsSeenByB,
+  expectSharedQuotas,
   expectSharedRateLimit,
   twoInstances,
 } from './support/redis-topology.checks.js';
@@ -57,6 +58,10 @@ interface Revocation {
 
   it('counts one rate limit across both instances', async () => {
     await expectSharedRateLimit(a, b);
+  });
+
+  it("spends a key's quota and an owner's quota exactly once across both instances", async () => {
+    await expectSharedQuotas(a, b);
   });
 
   it('has B refuse a key and a token revoked on A within the bound', async () => {

@@ -14,6 +14,7 @@ const TABLES = [
   'keybridge_api_keys',
   'keybridge_denylist',
   'keybridge_replay',
+  'keybridge_subject_limits',
   'migrations',
 ];
 

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT, type CryptoKey as JoseKey } from 'jose';
 import request from 'supertest';
-import type { KeybridgeRedisOptions } from 'nestjs-keybridge';
+import { SubjectLimitsService, type KeybridgeRedisOptions } from 'nestjs-keybridge';
 import { startApp, type RunningApp } from './app-starter.js';
 import { withKey, withToken, revokeToken } from './guarded.requests.js';
 import { expectOAuthError, form, mintToken, TOKEN_PATH } from './oauth.js';
@@ -43,6 +43,32 @@ export async function expectSharedRateLimit(a: RunningApp, b: RunningApp): Promi
   const statuses: number[] = [];
   for (const app of [a, b, a, b, a, b]) statuses.push((await withKey(app, key)).status);
   expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+}
+
+/**
+ * A key's quota of 12 and an owner's quota of 8 (over two of its keys), spent by requests sent at once to A
+ * and B: exactly that many are served, the rest refused with 429, never another answer.
+ */
+export async function expectSharedQuotas(a: RunningApp, b: RunningApp): Promise<void> {
+  const served = async (keys: { key: string }[], count: number) => {
+    const statuses = await Promise.all(
+      Array.from(
+        { length: count },
+        async (_, i) => (await withKey(i % 2 ? b : a, keys[i % keys.length])).status,
+      ),
+    );
+    expect(statuses.filter((status) => status !== 200 && status !== 429)).toEqual([]);
+    return statuses.filter((status) => status === 200).length;
+  };
+  const metered = await a.keys.create({ name: 'metered', scopes: ['orders:read'], remaining: 12 });
+  expect(await served([metered], 30)).toBe(12);
+  const subject = `owner-${randomUUID()}`;
+  await a.app.get(SubjectLimitsService).setSubjectLimits(subject, { remaining: 8 });
+  const owned = [
+    await a.keys.create({ name: 'owned 1', subject, scopes: ['orders:read'] }),
+    await a.keys.create({ name: 'owned 2', subject, scopes: ['orders:read'] }),
+  ];
+  expect(await served(owned, 20)).toBe(8);
 }
 
 /** A key revoked on A, and a token revoked on A, are refused by B (which had both cached) within the bound. */

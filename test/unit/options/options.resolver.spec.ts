@@ -223,11 +223,26 @@ describe('resolveOptions', () => {
       expect(resolved.usageFlushMs).toBe(10_000);
     });
 
+    it('applies quotaSync, each field defaulting on its own', () => {
+      expect(resolveOptions({}, DEV).quotaSync).toEqual({ flushMs: 1000, lease: 100 });
+      expect(resolveOptions({ quotaSync: { lease: 20 } }, DEV).quotaSync).toEqual({
+        flushMs: 1000,
+        lease: 20,
+      });
+      expect(resolveOptions({ quotaSync: { flushInterval: '250ms' } }, DEV).quotaSync).toEqual({
+        flushMs: 250,
+        lease: 100,
+      });
+    });
+
     it.each([
       [{ storeTimeout: '0s' }, /storeTimeout/],
       [{ storeTimeout: 'never' }, /storeTimeout/],
       [{ usageFlushInterval: '50ms' }, /usageFlushInterval/],
       [{ usageFlushInterval: -1 }, /usageFlushInterval/],
+      [{ quotaSync: { flushInterval: '1ms' } }, /quotaSync\.flushInterval/],
+      [{ quotaSync: { lease: 0 } }, /quotaSync\.lease/],
+      [{ quotaSync: { lease: 2.5 } }, /quotaSync\.lease/],
     ])('refuses %j', (options, message) => {
       expect(optionsError(options).message).toMatch(message);
     });

@@ -1,0 +1,23 @@
+import type { KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
+import type { QuotaHolder } from './quota.rows.js';
+import type { SubjectLimitsEntity } from './subject-limits.entity.js';
+
+/** What the hot path needs of an owner's limits, prepared once per cache fill (the owner's `QuotaHolder`). */
+export class OwnerLimits implements QuotaHolder {
+  /** The subject: the id of the row and of the owner's counters. */
+  readonly id: string;
+  readonly rateLimit: KeyRateLimit | null;
+  readonly hasQuota: boolean;
+  readonly quotaRefill: KeyQuotaRefill | null;
+  quotaRefilledAtMs: number;
+  quotaEpochMs: number;
+
+  constructor(record: SubjectLimitsEntity) {
+    this.id = record.subject;
+    this.rateLimit = record.rateLimit;
+    this.hasQuota = record.remaining !== null;
+    this.quotaRefill = record.quotaRefill;
+    this.quotaRefilledAtMs = record.quotaRefilledAt?.getTime() ?? record.updatedAt.getTime();
+    this.quotaEpochMs = record.quotaRefilledAt?.getTime() ?? 0;
+  }
+}
