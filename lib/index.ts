@@ -28,7 +28,7 @@ export type { KeybridgeRedisOptions, RedisDenylistOptions } from './interfaces/r
 export { ApiKeyService } from './keys/api-key.service.js';
 export { ApiKeyEntity, API_KEY_TABLE } from './keys/api-key.entity.js';
 export type { ClientPublicJwk } from './keys/api-key.entity.js';
-export type { KeyQuotaRefill, KeyRateLimit } from './keys/api-key.entity.js';
+export type { KeyNamedRateLimits, KeyQuotaRefill, KeyRateLimit } from './keys/api-key.entity.js';
 export type {
   ApiKeySettings,
   ApiKeyStatus,
@@ -71,6 +71,17 @@ export type { McpConnectableServer } from './mcp/mcp.transport.js';
 
 // Limits
 export { KeyLimitsService } from './limits/key-limits.service.js';
+export { Cost } from './limits/cost.decorator.js';
+/** @internal built by the module; the owner-limit service and the token endpoint share it. */
+export { KeyRateLimiter } from './limits/key-rate.limiter.js';
+export type { LimitCounter, LimitDecision, LimitState } from './limits/limit.types.js';
+export type {
+  LimitPolicy,
+  LimitScope,
+  NamedLimit,
+  RateLimitSetting,
+  RateLimitSettings,
+} from './interfaces/rate-limit.interface.js';
 export { clientAddress } from './common/client-address.util.js';
 
 // Audit events
@@ -156,4 +167,6 @@ export type {
   KeybridgeErrorCode,
   OAuthErrorCode,
   RateLimitState,
+  NamedRateLimitState,
+  RefusingLimit,
 } from './errors/index.js';

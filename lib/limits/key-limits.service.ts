@@ -1,11 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REQUEST_RATE_LIMITER, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import { ForbiddenOriginError, QuotaExhaustedError, RateLimitedError, rateLimitHeaders } from '../errors/index.js';
+import {
+  ForbiddenOriginError,
+  QuotaExhaustedError,
+  RateLimitedError,
+  rateLimitHeaders,
+} from '../errors/index.js';
 import { ApiKeyRepository } from '../keys/api-key.repository.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import type { IncomingRequestLike } from '../common/client-address.util.js';
 import { KeyRateLimiter } from './key-rate.limiter.js';
+import { limitHeaders } from './limit.headers.js';
+import type { LimitCounter } from './limit.types.js';
 
 /** Seconds announced in `Retry-After` when a quota without refill is used up: it only returns if topped up. */
 const NO_REFILL_RETRY_SECONDS = 86_400;
@@ -35,21 +42,24 @@ export class KeyLimitsService {
 
   /** Whether a request with this key has anything to count: a rate limit (its own or the default) or a quota. */
   applyTo(key: VerifiedKey): boolean {
-    return Boolean(key.rateLimit || key.hasQuota || this.options.rateLimit);
+    return Boolean(key.rateLimits || key.hasQuota || this.options.rateLimits);
+  }
+
+  /** The key's rate limits as a counter of the request limiter: its own, else the module default. */
+  counterOf(key: VerifiedKey): LimitCounter | undefined {
+    const limits = key.rateLimits ?? this.options.rateLimits;
+    return limits ? { id: key.id, scope: 'key', limits } : undefined;
   }
 
   /**
-   * Counts the request against the key's rate limit and quota. Returns the `RateLimit-*` headers to send,
-   * or throws `RateLimitedError` / `QuotaExhaustedError` (429) or `AuthUnavailableError` (503).
+   * Counts the request, of `cost` units (`@Cost()`, default 1), against the key's rate limits and one unit of
+   * its quota. Returns the `RateLimit-*` headers to send, or throws `RateLimitedError` /
+   * `QuotaExhaustedError` (429) or `AuthUnavailableError` (503).
    */
-  async consume(key: VerifiedKey): Promise<Record<string, string> | undefined> {
+  async consume(key: VerifiedKey, cost = 1): Promise<Record<string, string> | undefined> {
     let headers: Record<string, string> | undefined;
-    const limit = key.rateLimit ?? this.options.rateLimit;
-    if (limit) {
-      const decision = await this.rateLimiter.consume(key.id, limit.limit, limit.windowSeconds);
-      if (!decision.allowed) throw new RateLimitedError(decision);
-      headers = rateLimitHeaders(decision);
-    }
+    const counter = this.counterOf(key);
+    if (counter) headers = limitHeaders(await this.rateLimiter.check([counter], cost));
     if (key.hasQuota) await this.consumeQuota(key);
     return headers;
   }

@@ -1,23 +1,6 @@
-/**
- * How a limit counts. `sliding` (the default): an exact sliding window, the whole limit usable at once and
- * never more than `limit` in any interval of the window. `smooth`: GCRA without burst, one unit every
- * `window / limit`, so no interval of the window holds more than `limit` either, but a first burst is refused.
- *
- * @publicApi
- */
-export type LimitPolicy = 'sliding' | 'smooth';
+import type { LimitPolicy, LimitScope, NamedLimit } from '../interfaces/rate-limit.interface.js';
 
-/** Whose limit it is: the key's own (or the module default), or its owner's (the `subject`). */
-export type LimitScope = 'key' | 'owner';
-
-/** One named limit: at most `limit` units of cost in any interval of `windowSeconds`. */
-export interface NamedLimit {
-  /** `default` for the single `rateLimit`; the name given in `rateLimits` otherwise. */
-  name: string;
-  limit: number;
-  windowSeconds: number;
-  policy: LimitPolicy;
-}
+export type { LimitPolicy, LimitScope, NamedLimit };
 
 /** The limits of one counter: a key's, an owner's, an address's. */
 export interface LimitCounter {
