@@ -8,7 +8,7 @@ import { mostAdmittedWithinWindow, timed, type TimedAnswer } from './support/rol
 const REDIS_URL = redisTarget();
 
 /** Where a suite counts: each instance's memory, or one Redis for all. */
-const STORES = [['memory'], ...(REDIS_URL ? [['redis']] : [])] as const;
+const STORES: [string][] = [['memory'], ...(REDIS_URL ? [['redis'] as [string]] : [])];
 
 /**
  * Exact sliding windows over real HTTP (README "Rate limits"): no interval of the window admits more than the
