@@ -7,7 +7,7 @@ import type { RedisOutagePolicy } from '../interfaces/redis-options.interface.js
 import { LeaseBook, type Reservation } from './limit.lease.js';
 import type { LimitCounter, LimitDecision, LimitState, NamedLimit, StoreAnswer } from './limit.types.js';
 import { MemoryLimitStore, type CounterLimit } from './sliding-window.memory.js';
-import { runSlidingWindow } from './sliding-window.script.js';
+import { SlidingWindowScript } from './sliding-window.script.js';
 
 export interface RateLimitDecision extends RateLimitState {
   allowed: boolean;
@@ -37,6 +37,7 @@ export class KeyRateLimiter {
   private readonly leases: LeaseBook | undefined;
   private readonly logger = new ThrottledLogger('Keybridge');
   private readonly onOutage: RedisOutagePolicy;
+  private readonly script: SlidingWindowScript | undefined;
   private checks = 0;
 
   constructor(
@@ -46,6 +47,7 @@ export class KeyRateLimiter {
   ) {
     this.onOutage = options.onOutage ?? options.redis?.onOutage ?? 'fail-closed';
     if (options.redis && options.lease) this.leases = new LeaseBook(options.lease);
+    if (options.redis) this.script = new SlidingWindowScript(options.redis.client as Redis | Cluster);
   }
 
   /**
@@ -107,11 +109,10 @@ export class KeyRateLimiter {
     cost: number,
     want: number,
   ): Promise<Reservation> {
-    const client = redis.client as Redis | Cluster;
+    const script = this.script!;
     const keys = entries.map(({ counterId, limit }) => redis.key(limitKey(counterId, limit)));
-    if (!(client as Cluster).isCluster) {
-      const answer = await runSlidingWindow(
-        client,
+    if (!(redis.client as unknown as Cluster).isCluster) {
+      const answer = await script.run(
         keys,
         entries.map(({ limit }) => limit),
         cost,
@@ -124,7 +125,7 @@ export class KeyRateLimiter {
       let end = start + 1;
       while (end < entries.length && entries[end].counterId === entries[start].counterId) end++;
       const limits = entries.slice(start, end).map(({ limit }) => limit);
-      const part = await runSlidingWindow(client, keys.slice(start, end), limits, cost, want);
+      const part = await script.run(keys.slice(start, end), limits, cost, want);
       answer.remaining.push(...part.remaining);
       answer.resetMs.push(...part.resetMs);
       if (part.refused >= 0) {
