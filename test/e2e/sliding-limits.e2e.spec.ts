@@ -85,7 +85,7 @@ describe.each(STORES)('exact sliding-window rate limits (%s)', (store) => {
     expect(mostAdmittedWithinWindow(answers, WINDOW_MS)).toBeLessThanOrEqual(LIMIT);
     // The whole limit is usable at once, and again once the window has passed.
     expect(answers.slice(0, LIMIT).every((answer) => answer.status === 200)).toBe(true);
-    expect(admitted).toBeGreaterThanOrEqual(3 * LIMIT);
+    expect(admitted).toBeGreaterThan(2 * LIMIT);
     expect(answers.map((answer) => answer.status).filter((s) => s !== 200 && s !== 429)).toEqual([]);
   }, 30_000);
 
@@ -153,10 +153,10 @@ describe.each(STORES)('exact sliding-window rate limits (%s)', (store) => {
     const key = await app.keys.create({
       name: 'two limits',
       scopes: ['orders:read'],
-      rateLimits: { burst: { limit: 3, window: '1s' }, sustained: { limit: 5, window: '1h' } },
+      rateLimits: { burst: { limit: 3, window: '3s' }, sustained: { limit: 5, window: '1h' } },
     });
     expect((await app.keys.get(key.id)).rateLimits).toEqual({
-      burst: { limit: 3, windowSeconds: 1 },
+      burst: { limit: 3, windowSeconds: 3 },
       sustained: { limit: 5, windowSeconds: 3600 },
     });
     const quick = [
@@ -166,16 +166,16 @@ describe.each(STORES)('exact sliding-window rate limits (%s)', (store) => {
       await timed(app, key),
     ];
     expect(quick.map((answer) => answer.status)).toEqual([200, 200, 200, 429]);
-    expect(quick[0].headers['ratelimit-policy']).toBe('"burst";q=3;w=1, "sustained";q=5;w=3600');
-    expect(quick[0].headers['ratelimit']).toMatch(/^"burst";r=2;t=1, "sustained";r=4;t=(3599|3600)$/);
+    expect(quick[0].headers['ratelimit-policy']).toBe('"burst";q=3;w=3, "sustained";q=5;w=3600');
+    expect(quick[0].headers['ratelimit']).toMatch(/^"burst";r=2;t=[23], "sustained";r=4;t=(3599|3600)$/);
     // The compatible headers follow the binding limit: the one with the fewest units left.
     expect(quick[2].headers['ratelimit-limit']).toBe('3');
     expect(quick[2].headers['ratelimit-remaining']).toBe('0');
     expect(quick[3].body).toMatchObject({ code: 'rate_limited', limit: 'burst', scope: 'key' });
     expect(quick[3].body.message).toMatch(/limit "burst"/);
-    expect(quick[3].headers['retry-after']).toBe('1');
+    expect(quick[3].headers['retry-after']).toMatch(/^[123]$/);
 
-    await sleep(1100);
+    await sleep(3100);
     const later = [await timed(app, key), await timed(app, key), await timed(app, key)];
     expect(later.map((answer) => answer.status)).toEqual([200, 200, 429]);
     expect(later[2].body).toMatchObject({ code: 'rate_limited', limit: 'sustained', scope: 'key' });
@@ -184,24 +184,24 @@ describe.each(STORES)('exact sliding-window rate limits (%s)', (store) => {
     expect(later[2].headers['ratelimit']).toMatch(/"sustained";r=0;t=\d+$/);
   });
 
-  it('spaces requests evenly under the smooth policy: no burst, one unit every window / limit', async () => {
+  it('spaces requests evenly under the smooth policy: no burst, one unit every window / limit (1 s here)', async () => {
     const [app] = await instances(1, {}, 'express');
     const key = await app.keys.create({
       name: 'smooth',
       scopes: ['orders:read'],
-      rateLimit: { limit: 4, window: '2s', policy: 'smooth' },
+      rateLimit: { limit: 2, window: '2s', policy: 'smooth' },
     });
     const first = await timed(app, key);
     const second = await timed(app, key);
     expect([first.status, second.status]).toEqual([200, 429]);
     expect(second.headers['retry-after']).toBe('1');
     expect(second.body).toMatchObject({ code: 'rate_limited', limit: 'default' });
-    await sleep(600);
+    await sleep(1100);
     expect((await timed(app, key)).status).toBe(200);
-    // Paced at one every 600 ms (more than 500 ms apart whatever the delays), every request is admitted.
+    // Paced at one every 1.1 s (more than 1 s apart whatever the delays), every request is admitted.
     const paced: number[] = [];
     for (let i = 0; i < 4; i++) {
-      await sleep(600);
+      await sleep(1100);
       paced.push((await timed(app, key)).status);
     }
     expect(paced).toEqual([200, 200, 200, 200]);
