@@ -1,5 +1,5 @@
 import { isValidScope, MAX_SCOPES_PER_KEY } from '../scopes/scope.matcher.js';
-import { MAX_TIMER_MS, parseDuration, type Duration } from '../common/duration.util.js';
+import { parseDuration, type Duration } from '../common/duration.util.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import { isValidCidr } from './ip-allowlist.matcher.js';
 import { isValidReferrerPattern } from './referrer.matcher.js';

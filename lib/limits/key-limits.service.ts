@@ -1,12 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REQUEST_RATE_LIMITER, RESOLVED_OPTIONS } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import {
-  ForbiddenOriginError,
-  QuotaExhaustedError,
-  RateLimitedError,
-  rateLimitHeaders,
-} from '../errors/index.js';
+import { ForbiddenOriginError, QuotaExhaustedError } from '../errors/index.js';
 import { ApiKeyRepository } from '../keys/api-key.repository.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import type { IncomingRequestLike } from '../common/client-address.util.js';
