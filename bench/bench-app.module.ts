@@ -50,6 +50,7 @@ export class BenchAppModule {
           denylist: 'database',
           tokenRateLimit: { perKey: false, perAddress: false },
           ...(redis ? { redis: { connection: redis.url, keyPrefix: redis.keyPrefix } } : {}),
+          ...(redis?.lease ? { rateLimitMode: 'leased' as const, rateLimitLease: redis.lease } : {}),
         }),
       ],
       controllers: [BenchController],

@@ -20,8 +20,11 @@ export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token', '
  * Where the module counts per-key rate limits: `memory` = this process (the default, no `redis` option);
  * `redis` = the module's `redis` option, one EVALSHA round trip per request of a rate-limited key.
  */
-export type LimitsStore = 'memory' | 'redis';
-export const LIMITS_STORES: readonly LimitsStore[] = ['memory', 'redis'];
+export type LimitsStore = 'memory' | 'redis' | 'leased';
+export const LIMITS_STORES: readonly LimitsStore[] = ['memory', 'redis', 'leased'];
+
+/** The lease of the `leased` store: blocks of this many units per instance. */
+export const BENCH_LEASE = 100;
 /** A load: the unguarded baseline or one of the routes under test. */
 export type LoadName = 'unguarded' | RouteName;
 
@@ -60,6 +63,8 @@ export interface BenchRedis {
   url: string;
   /** Unique per run and server, so no two servers (or runs) share a counter, and the driver can delete them. */
   keyPrefix: string;
+  /** `rateLimitMode: 'leased'` with this lease; absent for the exact mode. */
+  lease?: number;
 }
 
 /** One server the parent starts and measures. */

@@ -1,6 +1,6 @@
 /** The markdown report: how the run was made, one row per server and route, the targets, seeding, problems. */
 import { BENCH_RATE_LIMIT, type AdapterName, type CacheMode, type DatabaseName } from './bench.config.js';
-import type { LimitsStore } from './bench.config.js';
+import { BENCH_LEASE, type LimitsStore } from './bench.config.js';
 import { format, keyCount, limitsOf, ratioText, routeOf } from './report.format.js';
 import { limitsSummary, oauthSummary } from './report.tables.js';
 import {
@@ -99,18 +99,25 @@ function header(report: Report): string[] {
     "  server would show, and much less sensitive to other load on the machine. It excludes PostgreSQL's own",
     '  work. "Other load" is the most CPU (in cores) other processes (PostgreSQL excluded) used during one of',
     '  the runs used; "rounds" is rounds used / rounds run.',
-    ...(stores.includes('redis')
+    ...(stores.some((store) => store !== 'memory')
       ? ["  Redis's work is excluded from both too (it is counted apart), as PostgreSQL's."]
       : []),
   ];
 }
 
 function limitsDescription(store: LimitsStore, settings: Settings): string {
-  return store === 'memory'
-    ? '"memory" = in the server process (no `redis` option)'
-    : `"Redis" = the module's \`redis\` option, \`{ connection: '${settings.redisUrl ?? 'redis://…'}', ` +
-        `keyPrefix }\` with a prefix per run and server, one EVALSHA per request of a rate-limited key ` +
-        "(`denylist: 'database'` as without it; redis-server is not pinned and its CPU is counted apart)";
+  if (store === 'memory') return '"memory" = in the server process (no `redis` option)';
+  if (store === 'leased') {
+    return (
+      `"Redis, leased" = the same \`redis\` option with \`rateLimitMode: 'leased'\`, \`rateLimitLease: ${BENCH_LEASE}\`: ` +
+      'one EVALSHA per block of that many requests of a rate-limited key'
+    );
+  }
+  return (
+    `"Redis" = the module's \`redis\` option, \`{ connection: '${settings.redisUrl ?? 'redis://…'}', ` +
+    `keyPrefix }\` with a prefix per run and server, one EVALSHA per request of a rate-limited key ` +
+    "(`denylist: 'database'` as without it; redis-server is not pinned and its CPU is counted apart)"
+  );
 }
 
 function targets(results: ConfigResult[]): string[] {

@@ -23,9 +23,10 @@ export const USAGE = `Usage: npm run bench -- [options]
                        interleaved with the unguarded baseline in the same rounds ("unguarded" may be
                        listed, it always runs); bearer, token, limited, dpop and quota run with the key
                        cache warm and the fewest keys selected
-  --limits <list>      memory,redis (default memory): where rate limits are counted, one server each:
-                       in the server's memory, or in Redis (the module's redis option). apikey, limited
-                       and dpop run with each; bearer and token with the first only
+  --limits <list>      memory,redis,leased (default memory): where rate limits are counted, one server
+                       each: in the server's memory, in Redis (the module's redis option, exact mode), or
+                       in Redis in the leased mode (rateLimitMode 'leased', blocks of 100). apikey,
+                       limited, dpop and quota run with each; bearer and token with the first only
   --redis-url <url>    default redis://127.0.0.1:6379 (keys under keybridge-bench:<run>:, deleted after)
   --rounds <n>  --duration <s>  --warmup <s>  --connections <n> (default 50)
   --retries <n>        extra rounds per configuration to replace rounds disturbed by other processes
@@ -121,7 +122,9 @@ export function parseRunArgs(argv: string[] = process.argv.slice(2)): RunOptions
     pin: !args['no-pin'] && cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0,
     profileDir: args.profile ? join(RESULTS_DIR, 'profiles') : undefined,
     limits: limitsStores,
-    ...(limitsStores.includes('redis') ? { redisUrl: withoutPassword(args['redis-url']) } : {}),
+    ...(limitsStores.some((store) => store !== 'memory')
+      ? { redisUrl: withoutPassword(args['redis-url']) }
+      : {}),
   };
   const outName = args.out ?? (isFullRun ? 'latest' : 'partial');
   if (!isPlainName(outName)) fail('--out takes a plain file name (letters, digits, - and _).');

@@ -22,7 +22,11 @@ export const ROUTE_LABELS: Record<RouteName, string> = {
   quota: 'quota key',
 };
 /** How each store of rate-limit counters is named in reports. */
-export const LIMITS_LABELS: Record<LimitsStore, string> = { memory: 'memory', redis: 'Redis' };
+export const LIMITS_LABELS: Record<LimitsStore, string> = {
+  memory: 'memory',
+  redis: 'Redis',
+  leased: 'Redis, leased',
+};
 /** How far the 100,000-key ratio may fall below the 1-key ratio and still count as "costs no more". */
 export const KEY_COUNT_TOLERANCE = 0.05;
 export const SEED_BUDGET_MS = 60_000;

@@ -3,7 +3,13 @@
  * cache mode and store of rate-limit counters the options select.
  */
 import { join } from 'node:path';
-import type { BenchRedis, DatabaseTarget, LimitsStore, ServerConfig } from './bench.config.js';
+import {
+  BENCH_LEASE,
+  type BenchRedis,
+  type DatabaseTarget,
+  type LimitsStore,
+  type ServerConfig,
+} from './bench.config.js';
 import type { RunOptions } from './run.args.js';
 import type { Settings } from './run.model.js';
 
@@ -21,9 +27,13 @@ export function buildPlan(options: RunOptions, tempDir: string): Plan {
   const runId = `${Date.now().toString(36)}-${process.pid}`;
   let redisServers = 0;
   const redisFor = (limits: LimitsStore): BenchRedis | undefined =>
-    limits === 'redis'
-      ? { url: options.redisUrl, keyPrefix: `keybridge-bench:${runId}:${++redisServers}:` }
-      : undefined;
+    limits === 'memory'
+      ? undefined
+      : {
+          url: options.redisUrl,
+          keyPrefix: `keybridge-bench:${runId}:${++redisServers}:`,
+          ...(limits === 'leased' ? { lease: BENCH_LEASE } : {}),
+        };
   for (const db of databases) {
     for (const keys of keyCounts) {
       const location = db === 'sqlite' ? join(tempDir, `keys-${keys}.sqlite`) : options.pgUrl;

@@ -28,7 +28,7 @@ export async function main(): Promise<void> {
   const tempDir = mkdtempSync(join(tmpdir(), 'keybridge-bench-'));
   const plan = buildPlan(options, tempDir);
   if (plan.length === 0) fail('Nothing to run with these filters.');
-  if (options.limitsStores.includes('redis')) await checkRedis(options.redisUrl);
+  if (options.limitsStores.some((store) => store !== 'memory')) await checkRedis(options.redisUrl);
   announcePlan(plan, settings);
 
   const report = newReport(outName, settings);

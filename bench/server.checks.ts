@@ -138,7 +138,7 @@ async function checkLimited(
   if (!limited) throw new Error('the seed created no rate-limited key for the limited route');
   const remaining = await limitedRemaining(base, limited.key);
   if (config.redis) {
-    const counters = await redisKeys(config.redis, 'rl:requests:*');
+    const counters = await redisKeys(config.redis, 'rl:{requests:*');
     if (counters.length === 0) {
       throw new Error(
         `no rate-limit counter under ${config.redis.keyPrefix} in Redis after a request of the limited key`,

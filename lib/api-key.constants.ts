@@ -10,6 +10,15 @@ export const SCOPES_METADATA = 'keybridge:scopes';
 export const REQUEST_SCOPES_METADATA = 'keybridge:request-scopes';
 export const RESOURCE_PATH_METADATA = 'keybridge:resource-path';
 
+/** Metadata key written by `@Cost()`: the units of rate limit a request to the route spends. */
+export const COST_METADATA = 'keybridge:cost';
+
+/** The name the single `rateLimit` of a key or of the module goes by in headers and 429s. */
+export const DEFAULT_LIMIT_NAME = 'default';
+
+/** What a limit's name may be: it appears in Redis keys and in structured header strings. */
+export const LIMIT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+
 /** Metadata key written by `@Public()`. */
 export const PUBLIC_METADATA = 'keybridge:public';
 

@@ -101,11 +101,19 @@ function failedAuthThrottle(
   return new FailedAuthThrottle(options.failedAuthLimit, counter);
 }
 
-/** A `KeyRateLimiter` for one use, in Redis with the `redis` option, else in memory. */
+/**
+ * A `KeyRateLimiter` for one use, in Redis with the `redis` option, else in memory; request limits lease
+ * blocks in `rateLimitMode: 'leased'`.
+ */
 function rateLimiter(
   namespace: string,
 ): (options: ResolvedApiKeyOptions, redis: RedisConnection | null) => KeyRateLimiter {
-  return (options, redis) => new KeyRateLimiter(namespace, { redis, timeoutMs: options.storeTimeoutMs });
+  return (options, redis) =>
+    new KeyRateLimiter(namespace, {
+      redis,
+      timeoutMs: options.storeTimeoutMs,
+      lease: namespace === 'requests' ? options.rateLimitLease : undefined,
+    });
 }
 
 /** The quota ledger of one table: the keys' (`id`) or the owners' (`subject`). */

@@ -33,7 +33,7 @@ export type {
 export { ApiKeyService } from './keys/api-key.service.js';
 export { ApiKeyEntity, API_KEY_TABLE } from './keys/api-key.entity.js';
 export type { ClientPublicJwk } from './keys/api-key.entity.js';
-export type { KeyQuotaRefill, KeyRateLimit } from './keys/api-key.entity.js';
+export type { KeyNamedRateLimits, KeyQuotaRefill, KeyRateLimit } from './keys/api-key.entity.js';
 export type {
   ApiKeySettings,
   ApiKeyStatus,
@@ -81,6 +81,17 @@ export type { McpConnectableServer } from './mcp/mcp.transport.js';
 
 // Limits
 export { KeyLimitsService } from './limits/key-limits.service.js';
+export { Cost } from './limits/cost.decorator.js';
+/** @internal built by the module; the owner-limit service and the token endpoint share it. */
+export { KeyRateLimiter } from './limits/key-rate.limiter.js';
+export type { LimitCounter, LimitDecision, LimitState } from './limits/limit.types.js';
+export type {
+  LimitPolicy,
+  LimitScope,
+  NamedLimit,
+  RateLimitSetting,
+  RateLimitSettings,
+} from './interfaces/rate-limit.interface.js';
 export { clientAddress } from './common/client-address.util.js';
 
 // Audit events
@@ -170,7 +181,8 @@ export type {
   KeybridgeErrorClassCode,
   KeybridgeErrorCode,
   LimitErrorBody,
-  LimitScope,
   OAuthErrorCode,
   RateLimitState,
+  NamedRateLimitState,
+  RefusingLimit,
 } from './errors/index.js';

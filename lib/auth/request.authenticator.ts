@@ -266,7 +266,7 @@ export class RequestAuthenticator {
     }
     const principal = token ? token.principal : key.principal;
     if (this.limits.applyTo(key)) {
-      return this.limits.consume(key).then((headers) => {
+      return this.limits.consume(key, requirements.cost).then((headers) => {
         if (headers) setResponseHeaders(response, headers);
         return this.accept(key, principal, request);
       });

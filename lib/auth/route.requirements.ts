@@ -1,15 +1,18 @@
 import type { Reflector } from '@nestjs/core';
 import {
+  COST_METADATA,
   PUBLIC_METADATA,
   REQUEST_SCOPES_METADATA,
   RESOURCE_PATH_METADATA,
   SCOPES_METADATA,
 } from '../api-key.constants.js';
 
-/** What a route asks of its caller, read once per handler from `@Public()` and `@Scopes()`. */
+/** What a route asks of its caller, read once per handler from `@Public()`, `@Scopes()` and `@Cost()`. */
 export interface RouteRequirements {
   isPublic: boolean;
   scopes: readonly string[];
+  /** Units of rate limit a request spends (`@Cost()`, handler over class); 1 when not declared. */
+  cost: number;
   /** The path of the protected resource under the issuer (`/mcp`) its challenges name; none for the API. */
   resource?: string;
   /** The scopes a request's parsed body asks for besides `scopes` (an MCP `tools/call`). */
@@ -36,9 +39,14 @@ export function readRouteRequirements(
     controller as never,
   );
   const scopesOfBody = bodyScopes?.scopesOfBody;
+  const cost =
+    reflector.get<number | undefined>(COST_METADATA, handler as never) ??
+    reflector.get<number | undefined>(COST_METADATA, controller as never) ??
+    1;
   return {
     isPublic: handlerPublic || (classPublic && handlerScopes.length === 0),
     scopes: [...new Set([...classScopes, ...handlerScopes])],
+    cost,
     ...(resource === undefined ? {} : { resource }),
     ...(scopesOfBody === undefined ? {} : { scopesOfBody }),
   };

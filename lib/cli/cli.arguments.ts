@@ -21,7 +21,8 @@ Limits of an owner (a key's subject), shared by all of its keys and their tokens
 Settings (create and update):
   --name <name>  --scopes <a,b>  --expires-in <30d>  --expires-at <ISO date | never>
   --allowed-ips <ip,cidr | any>  --allowed-referrers <host,origin | any>  --metadata <JSON object | none>
-  --rate-limit <limit/window, e.g. 600/1m | default>  --remaining <n | none>  --quota-refill <amount/interval | none>
+  --rate-limit <[name=]limit/window[:smooth], e.g. 600/1m | burst=10/1s | default>   repeat for several limits
+  --remaining <n | none>  --quota-refill <amount/interval | none>
   --public-key <file: JWK or PEM public key | none>   the client's key for private_key_jwt
   --require-proof | --no-require-proof                refuse (or accept again) the key alone
 
@@ -56,7 +57,7 @@ const OPTIONS = {
   'allowed-ips': { type: 'string' },
   'allowed-referrers': { type: 'string' },
   metadata: { type: 'string' },
-  'rate-limit': { type: 'string' },
+  'rate-limit': { type: 'string', multiple: true },
   remaining: { type: 'string' },
   'quota-refill': { type: 'string' },
   quota: { type: 'string' },
@@ -66,7 +67,7 @@ const OPTIONS = {
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
-export type CliValues = Partial<Record<OptionName, string | boolean>>;
+export type CliValues = Partial<Record<OptionName, string | boolean | string[]>>;
 
 const COMMON: readonly OptionName[] = ['module', 'json', 'help'];
 const SETTINGS: readonly OptionName[] = [

@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import type { ApiKeyView, CreatedApiKey } from '../keys/api-key.types.js';
+import type { KeyRateLimit } from '../keys/api-key.entity.js';
 
 /**
  * Nest's logger for the CLI: warnings and errors to stderr, one line each, without the stack traces Nest and
@@ -85,10 +86,7 @@ export function keyDetails(key: ApiKeyView): string {
     ['expires', instant(key.expiresAt, 'never')],
     ['allowed IPs', key.allowedIps?.join(' ') || 'any'],
     ['allowed referrers', key.allowedReferrers?.join(' ') || 'any'],
-    [
-      'rate limit',
-      key.rateLimit ? `${key.rateLimit.limit}/${key.rateLimit.windowSeconds}s` : 'module default',
-    ],
+    ['rate limit', rateLimitText(key)],
     ['remaining', key.remaining === null ? 'no quota' : String(key.remaining)],
     ['quota refill', key.quotaRefill ? `${key.quotaRefill.amount}/${key.quotaRefill.intervalSeconds}s` : '-'],
     ['metadata', json(key.metadata)],
@@ -123,4 +121,16 @@ export function newKeyText(headline: string, created: CreatedApiKey): string {
     '',
     'This is the only time the key is shown. Store it now.',
   ].join('\n');
+}
+
+/** `600/60s`, `burst=10/1s sustained=1000/3600s`, with `:smooth` for the smooth policy. */
+function rateLimitText(key: ApiKeyView): string {
+  const one = (limit: KeyRateLimit) =>
+    `${limit.limit}/${limit.windowSeconds}s${limit.policy === 'smooth' ? ':smooth' : ''}`;
+  if (key.rateLimits) {
+    return Object.entries(key.rateLimits)
+      .map(([name, limit]) => `${name}=${one(limit)}`)
+      .join(' ');
+  }
+  return key.rateLimit ? one(key.rateLimit) : 'module default';
 }

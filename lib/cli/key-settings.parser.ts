@@ -22,12 +22,8 @@ export function settingsOf(values: CliValues): ApiKeySettings {
   if (referrers !== undefined) settings.allowedReferrers = referrers === 'any' ? null : listOf(referrers);
   const metadata = text('metadata');
   if (metadata !== undefined) settings.metadata = metadata === 'none' ? null : objectOf(metadata);
-  const rateLimit = text('rate-limit');
-  if (rateLimit !== undefined) {
-    const [limit, window] = pairOf('rate-limit', rateLimit, '600/1m');
-    // The key's own limit removed: the module's default applies again.
-    settings.rateLimit = rateLimit === 'default' || rateLimit === 'none' ? null : { limit, window };
-  }
+  const rateLimits = values['rate-limit'];
+  if (Array.isArray(rateLimits) && rateLimits.length > 0) Object.assign(settings, rateLimitsOf(rateLimits));
   const remaining = text('remaining');
   if (remaining !== undefined)
     settings.remaining = remaining === 'none' ? null : integerOf('remaining', remaining);
@@ -45,6 +41,34 @@ export function settingsOf(values: CliValues): ApiKeySettings {
   if (values['require-proof']) settings.requireProof = true;
   if (values['no-require-proof']) settings.requireProof = false;
   return settings;
+}
+
+/**
+ * `--rate-limit` once or more: `600/1m` (the key's one limit), `burst=10/1s` (named), a `:smooth` suffix for
+ * the smooth policy; several unnamed limits are named after their windows (`per1s`). `default` or `none`
+ * removes the key's own limits, so the module's default applies again.
+ */
+function rateLimitsOf(texts: readonly string[]): Pick<ApiKeySettings, 'rateLimit' | 'rateLimits'> {
+  if (texts.length === 1 && (texts[0] === 'default' || texts[0] === 'none')) return { rateLimit: null };
+  const limits = texts.map((text) => {
+    const match = /^(?:([^=\s]+)=)?(\d+\/[^:\s]+)(?::(smooth|sliding))?$/.exec(text);
+    if (!match) {
+      throw new UsageError(
+        '--rate-limit must be [name=]<count>/<duration>[:smooth], such as 600/1m or burst=10/1s, or default.',
+      );
+    }
+    const [limit, window] = pairOf('rate-limit', match[2], '600/1m');
+    const policy = match[3] as 'smooth' | 'sliding' | undefined;
+    return { name: match[1], setting: { limit, window, ...(policy ? { policy } : {}) } };
+  });
+  if (limits.length === 1 && limits[0].name === undefined) return { rateLimit: limits[0].setting };
+  const named: NonNullable<ApiKeySettings['rateLimits']> = {};
+  for (const { name, setting } of limits) {
+    const key = name ?? `per${String(setting.window)}`;
+    if (named[key]) throw new UsageError(`--rate-limit names "${key}" twice.`);
+    named[key] = setting;
+  }
+  return { rateLimits: named };
 }
 
 /** `a, b,,c` as `['a', 'b', 'c']`. */

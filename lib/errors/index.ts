@@ -2,7 +2,13 @@
  * One error hierarchy: every HTTP error is a `KeybridgeError` with a stable `code`; `InvalidOptionsError`
  * stops a misconfigured app at boot.
  */
-export { bearerChallenge, rateLimitHeaders, type RateLimitState } from './error-headers.js';
+export {
+  bearerChallenge,
+  namedRateLimitHeaders,
+  rateLimitHeaders,
+  type NamedRateLimitState,
+  type RateLimitState,
+} from './error-headers.js';
 export * from './keybridge.error.js';
 export * from './request.errors.js';
 export * from './limit.errors.js';

@@ -45,6 +45,10 @@ export interface KeybridgeErrorBody {
   error: string;
   message: string;
   code: KeybridgeErrorCode;
+  /** Of a 429 `rate_limited` from a key's or owner's limits: the name of the limit that refused. */
+  limit?: string;
+  /** Of a 429 `rate_limited` from a key's or owner's limits: whose limit it is, `key` or `owner`. */
+  scope?: 'key' | 'owner';
 }
 
 const REASON_PHRASES: Record<number, string> = {

@@ -1,4 +1,5 @@
 import type { Duration } from '../common/duration.util.js';
+import type { RateLimitSetting, RateLimitSettings } from './rate-limit.interface.js';
 import type { DenylistStore } from './denylist-store.interface.js';
 import type { KeybridgeEventListener } from './keybridge-event.interface.js';
 import type { KeyEnvironment, KeyPrefixes } from './key-prefixes.interface.js';
@@ -42,8 +43,21 @@ export interface ApiKeyModuleOptions {
    * is the entry that many hops from the right. Default 0: the socket address, headers ignored.
    */
   trustedProxies?: number;
-  /** Default rate limit for every key without its own. Default none. */
-  rateLimit?: { limit: number; window: Duration };
+  /** Default rate limit for every key without its own (named `default`). Default none. */
+  rateLimit?: RateLimitSetting;
+  /**
+   * Default named rate limits for every key without its own, all applied, in place of `rateLimit`:
+   * `{ burst: { limit: 10, window: '1s' }, sustained: { limit: 1000, window: '1h' } }`.
+   */
+  rateLimits?: RateLimitSettings;
+  /**
+   * `'exact'` (default): every limited request is one atomic check in Redis. `'leased'`: each instance reserves
+   * blocks of `rateLimitLease` units in Redis and admits from them locally, so most requests need no round
+   * trip; in any window a limit then admits at most `limit + instances × rateLimitLease`. Needs `redis`.
+   */
+  rateLimitMode?: 'exact' | 'leased';
+  /** Units per block in the leased mode. Default 10. */
+  rateLimitLease?: number;
   /**
    * Failed authentications allowed per client address (see `trustedProxies`) before the address is refused
    * with 429 for the rest of the window, without a database read. `false` turns it off. Default

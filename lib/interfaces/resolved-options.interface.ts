@@ -1,3 +1,4 @@
+import type { NamedLimit } from './rate-limit.interface.js';
 import type { DenylistStore } from './denylist-store.interface.js';
 import type { OAuthRoutes } from './api-key-options.interface.js';
 import type { KeybridgeEventListener } from './keybridge-event.interface.js';
@@ -58,7 +59,12 @@ export interface ResolvedApiKeyOptions {
   quotaSync: { flushMs: number; lease: number };
   queryKeyParameters: readonly string[];
   trustedProxies: number;
+  /** The single default `rateLimit`, when that is how the default was given. */
   rateLimit: ResolvedLimit | undefined;
+  /** The default limits of every key without its own: `rateLimit` as `default`, or the named `rateLimits`. */
+  rateLimits: readonly NamedLimit[] | undefined;
+  /** The lease of `rateLimitMode: 'leased'`; `undefined` in the exact mode. */
+  rateLimitLease: number | undefined;
   failedAuthLimit: ResolvedLimit | undefined;
   realm: string;
   /** The `WWW-Authenticate` challenge sent with 401 responses: both schemes when bearer tokens are on. */

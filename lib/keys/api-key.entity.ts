@@ -1,13 +1,21 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintNumber, epochMilliseconds } from '../common/column.transformers.js';
 import type { KeyEnvironment } from '../interfaces/key-prefixes.interface.js';
+import type { LimitPolicy } from '../interfaces/rate-limit.interface.js';
 
 export const API_KEY_TABLE = 'keybridge_api_keys';
 
-/** A per-key rate limit: at most `limit` requests in each window of `windowSeconds`. */
+/** A per-key rate limit: at most `limit` units in any interval of `windowSeconds`. */
 export interface KeyRateLimit {
   limit: number;
   windowSeconds: number;
+  /** Absent for `sliding`. */
+  policy?: LimitPolicy;
+}
+
+/** Several named limits of a key, as the `rate_limit` column holds them beside the single `KeyRateLimit`. */
+export interface KeyNamedRateLimits {
+  limits: Record<string, KeyRateLimit>;
 }
 
 /** A quota refilled to `amount` every `intervalSeconds`. */
@@ -72,8 +80,9 @@ export class ApiKeyEntity {
   @Column({ name: 'allowed_referrers', type: 'simple-json', nullable: true })
   allowedReferrers!: string[] | null;
 
+  /** One limit (`{ limit, windowSeconds }`), or named ones (`{ limits: { burst: … } }`): no migration needed. */
   @Column({ name: 'rate_limit', type: 'simple-json', nullable: true })
-  rateLimit!: KeyRateLimit | null;
+  rateLimit!: KeyRateLimit | KeyNamedRateLimits | null;
 
   /** Requests left in the quota; `null` means no quota. */
   @Column({ type: 'integer', nullable: true })

@@ -1,6 +1,7 @@
 import type { Duration } from '../common/duration.util.js';
 import type { InvalidKeyReason } from '../errors/index.js';
 import type { Principal } from '../interfaces/principal.interface.js';
+import type { RateLimitSetting, RateLimitSettings } from '../interfaces/rate-limit.interface.js';
 import type { KeyEnvironment } from '../interfaces/key-prefixes.interface.js';
 import type { KeyQuotaRefill, KeyRateLimit, ClientPublicJwk } from './api-key.entity.js';
 
@@ -19,7 +20,10 @@ export interface ApiKeyView {
   metadata: Record<string, unknown> | null;
   allowedIps: string[] | null;
   allowedReferrers: string[] | null;
+  /** The key's single rate limit; `null` when it has none of its own or has named ones. */
   rateLimit: KeyRateLimit | null;
+  /** The key's named rate limits, `null` when it has none. */
+  rateLimits: Record<string, KeyRateLimit> | null;
   remaining: number | null;
   quotaRefill: KeyQuotaRefill | null;
   usageCount: number;
@@ -58,7 +62,9 @@ export interface ApiKeySettings {
   /** Host names (`*.example.com`) or origins the key may be used from; `null` or empty for anywhere. */
   allowedReferrers?: readonly string[] | null;
   /** This key's own rate limit; `null` falls back to the module default. */
-  rateLimit?: { limit: number; window: Duration } | null;
+  rateLimit?: RateLimitSetting | null;
+  /** This key's own named rate limits, all applied (in place of `rateLimit`); `null` falls back to the default. */
+  rateLimits?: RateLimitSettings | null;
   /** Requests left; `null` for no quota. */
   remaining?: number | null;
   /** Refill the quota to `amount` every `interval`. */

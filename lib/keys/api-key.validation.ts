@@ -1,10 +1,11 @@
 import { isValidScope, MAX_SCOPES_PER_KEY } from '../scopes/scope.matcher.js';
-import { MAX_TIMER_MS, parseDuration, type Duration } from '../common/duration.util.js';
+import { parseDuration, type Duration } from '../common/duration.util.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import { isValidCidr } from './ip-allowlist.matcher.js';
 import { isValidReferrerPattern } from './referrer.matcher.js';
 import { validatePublicKey } from './public-key.validation.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
+import { validateRateLimit, validateRateLimits } from './key-rate-limits.js';
 import type { ApiKeySettings } from './api-key.types.js';
 
 const MAX_TEXT = 200;
@@ -59,7 +60,11 @@ export function validateSettings(input: ApiKeySettings, now: number): Partial<Se
       'a host name, *.domain or origin',
     );
   }
+  if (input.rateLimit !== undefined && input.rateLimits !== undefined) {
+    throw new InvalidArgumentError('Give rateLimit or rateLimits, not both.');
+  }
   if (input.rateLimit !== undefined) out.rateLimit = validateRateLimit(input.rateLimit);
+  if (input.rateLimits !== undefined) out.rateLimit = validateRateLimits(input.rateLimits);
   if (input.remaining !== undefined) {
     if (input.remaining !== null && !(input.remaining === 0 || isCount(input.remaining))) {
       throw new InvalidArgumentError(
@@ -164,18 +169,6 @@ function validateList(
     );
   }
   return value.length > 0 ? [...new Set(value as string[])] : null;
-}
-
-function validateRateLimit(value: unknown): { limit: number; windowSeconds: number } | null {
-  if (value === null) return null;
-  const { limit, window } = (value ?? {}) as { limit?: unknown; window?: unknown };
-  const windowMs = parseDuration(window as string);
-  if (!isCount(limit) || windowMs === undefined || windowMs < 1000 || windowMs > MAX_TIMER_MS) {
-    throw new InvalidArgumentError(
-      `rateLimit must be { limit: whole number from 1 to ${MAX_COUNT}, window: duration from "1s" to "24d" } or null.`,
-    );
-  }
-  return { limit, windowSeconds: Math.round(windowMs / 1000) };
 }
 
 function validateRefill(value: unknown): { amount: number; intervalSeconds: number } | null {

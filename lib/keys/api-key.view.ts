@@ -1,11 +1,12 @@
 import type { ApiKeyEntity } from './api-key.entity.js';
 import type { ApiKeyStatus, ApiKeyView } from './api-key.types.js';
 import { deadlineOf } from './verified-key.js';
+import { limitsView } from './key-rate-limits.js';
 
 /** A stored key as callers see it: everything but its hash and refill bookkeeping, with its status at `now`. */
 export function viewOf(record: ApiKeyEntity, now: number): ApiKeyView {
   const { keyHash: _hash, quotaRefilledAt: _refilled, ...view } = record;
-  return { ...view, status: statusOf(record, now) };
+  return { ...view, ...limitsView(record.rateLimit), status: statusOf(record, now) };
 }
 
 function statusOf(record: ApiKeyEntity, now: number): ApiKeyStatus {

@@ -7,6 +7,7 @@ import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.inter
 import { ApiKeyVerifier } from './api-key.verifier.js';
 import { requireText, validateSettings } from './api-key.validation.js';
 import { OwnerLimits } from './owner-limits.js';
+import { validateRateLimit } from './key-rate-limits.js';
 import type { QuotaLedger } from './quota.ledger.js';
 import { SubjectLimitsEntity } from './subject-limits.entity.js';
 import type { SubjectLimitsInput, SubjectLimitsView } from './subject-limits.types.js';
@@ -64,7 +65,8 @@ export class SubjectLimitsService implements OnModuleInit {
     const owner = requireText(subject, 'subject');
     const now = this.options.clock();
     const { rateLimit, remaining, quotaRefill } = input ?? {};
-    const changes = validateSettings({ rateLimit, remaining, quotaRefill }, now);
+    const changes = validateSettings({ remaining, quotaRefill }, now);
+    const ownRate = rateLimit === undefined ? undefined : validateRateLimit(rateLimit);
     const record =
       (await this.deadline(() => this.table.findOneBy({ subject: owner }))) ??
       this.table.create({
@@ -74,7 +76,7 @@ export class SubjectLimitsService implements OnModuleInit {
         quotaRefill: null,
         quotaRefilledAt: null,
       });
-    if (changes.rateLimit !== undefined) record.rateLimit = changes.rateLimit;
+    if (ownRate !== undefined) record.rateLimit = ownRate;
     if (changes.quotaRefill !== undefined) record.quotaRefill = changes.quotaRefill;
     if (changes.remaining !== undefined) record.remaining = changes.remaining;
     else if (changes.quotaRefill) record.remaining = changes.quotaRefill.amount;

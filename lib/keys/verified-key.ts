@@ -3,7 +3,9 @@ import type { ApiKeyPrincipal, Principal } from '../interfaces/principal.interfa
 import { GrantedScopes } from '../scopes/scope.matcher.js';
 import { IpAllowList } from './ip-allowlist.matcher.js';
 import { ReferrerMatcher } from './referrer.matcher.js';
-import type { ApiKeyEntity, ClientPublicJwk, KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
+import type { NamedLimit } from '../interfaces/rate-limit.interface.js';
+import type { ApiKeyEntity, ClientPublicJwk, KeyQuotaRefill } from './api-key.entity.js';
+import { namedLimitsOf } from './key-rate-limits.js';
 
 /**
  * What the hot path needs to know about a stored key, prepared once per cache fill: the principal handed to
@@ -24,7 +26,8 @@ export class VerifiedKey {
   readonly scopes: GrantedScopes;
   readonly ipAllowList: IpAllowList | null;
   readonly referrers: ReferrerMatcher | null;
-  readonly rateLimit: KeyRateLimit | null;
+  /** The key's own limits, named (`default` for a single one); `null` when the module default applies. */
+  readonly rateLimits: readonly NamedLimit[] | null;
   readonly hasQuota: boolean;
   readonly quotaRefill: KeyQuotaRefill | null;
   /** When the quota was last refilled as far as this process knows; moves forward as it refills. */
@@ -63,7 +66,7 @@ export class VerifiedKey {
     this.scopes = new GrantedScopes(record.scopes);
     this.ipAllowList = record.allowedIps?.length ? new IpAllowList(record.allowedIps) : null;
     this.referrers = record.allowedReferrers?.length ? new ReferrerMatcher(record.allowedReferrers) : null;
-    this.rateLimit = record.rateLimit;
+    this.rateLimits = namedLimitsOf(record.rateLimit);
     this.hasQuota = record.remaining !== null;
     this.quotaRefill = record.quotaRefill;
     this.quotaRefilledAtMs = record.quotaRefilledAt?.getTime() ?? record.createdAt.getTime();

@@ -6,20 +6,17 @@ import {
   RESOLVED_OPTIONS,
 } from '../api-key.internal-constants.js';
 import type { ResolvedApiKeyOptions } from '../interfaces/resolved-options.interface.js';
-import {
-  ForbiddenOriginError,
-  QuotaExhaustedError,
-  RateLimitedError,
-  rateLimitHeaders,
-  type LimitScope,
-} from '../errors/index.js';
-import type { KeyRateLimit } from '../keys/api-key.entity.js';
+import { ForbiddenOriginError, QuotaExhaustedError } from '../errors/index.js';
+import type { LimitScope } from '../interfaces/rate-limit.interface.js';
 import type { QuotaLedger } from '../keys/quota.ledger.js';
 import type { QuotaHolder } from '../keys/quota.rows.js';
 import { SubjectLimitsService } from '../keys/subject-limits.service.js';
+import type { OwnerLimits } from '../keys/owner-limits.js';
 import type { VerifiedKey } from '../keys/verified-key.js';
 import type { IncomingRequestLike } from '../common/client-address.util.js';
-import { KeyRateLimiter, type RateLimitDecision } from './key-rate.limiter.js';
+import { KeyRateLimiter } from './key-rate.limiter.js';
+import { limitHeaders } from './limit.headers.js';
+import type { LimitCounter } from './limit.types.js';
 
 /** Seconds announced in `Retry-After` when a quota without refill is used up: it only returns if topped up. */
 const NO_REFILL_RETRY_SECONDS = 86_400;
@@ -55,38 +52,43 @@ export class KeyLimitsService {
    * or limits of its owner (known from the owners' cache; an owner not looked up yet counts as limited).
    */
   applyTo(key: VerifiedKey): boolean {
-    if (key.rateLimit || key.hasQuota || this.options.rateLimit) return true;
+    if (key.rateLimits || key.hasQuota || this.options.rateLimits) return true;
     const owner = this.owners.limitsOf(key.principal.subject);
     // A read under way is awaited again by consume(); its failure is answered there.
     if (owner instanceof Promise) owner.catch(() => undefined);
     return owner !== null;
   }
 
+  /** The key's rate limits as a counter of the request limiter: its own, else the module default. */
+  counterOf(key: VerifiedKey): LimitCounter | undefined {
+    const limits = key.rateLimits ?? this.options.rateLimits;
+    return limits ? { id: key.id, scope: 'key', limits } : undefined;
+  }
+
   /**
-   * Counts the request against the key's rate limit and quota, then its owner's. Returns the `RateLimit-*`
-   * headers to send (the owner's when it has a rate limit), or throws `RateLimitedError` /
-   * `QuotaExhaustedError` (429, `scope` naming whose limit it was) or `AuthUnavailableError` (503).
+   * Counts the request, of `cost` units (`@Cost()`, default 1), against the key's rate limits and its owner's
+   * (one all-or-nothing check), then one unit of the key's quota and of its owner's. Returns the `RateLimit-*`
+   * headers to send, or throws `RateLimitedError` / `QuotaExhaustedError` (429, `scope` naming whose limit
+   * it was) or `AuthUnavailableError` (503).
    */
-  async consume(key: VerifiedKey): Promise<Record<string, string> | undefined> {
+  async consume(key: VerifiedKey, cost = 1): Promise<Record<string, string> | undefined> {
     let headers: Record<string, string> | undefined;
-    const limit = key.rateLimit ?? this.options.rateLimit;
-    if (limit) headers = await this.countRate(key.id, limit, 'key');
-    if (key.hasQuota) await this.spendQuota(this.keyQuotas, key, 'key');
     const owner = await this.owners.limitsOf(key.principal.subject);
-    if (owner?.rateLimit) headers = await this.countRate(`owner:${owner.id}`, owner.rateLimit, 'owner');
+    const counters = this.countersOf(key, owner);
+    if (counters.length > 0) headers = limitHeaders(await this.rateLimiter.check(counters, cost));
+    if (key.hasQuota) await this.spendQuota(this.keyQuotas, key, 'key');
     if (owner?.hasQuota) await this.spendQuota(this.ownerQuotas, owner, 'owner');
     return headers;
   }
 
-  /** One hit of a rate limit: the only call into the limiter, for a key (its id) or an owner (`owner:<subject>`). */
-  private async countRate(
-    id: string,
-    limit: KeyRateLimit,
-    scope: LimitScope,
-  ): Promise<Record<string, string>> {
-    const decision: RateLimitDecision = await this.rateLimiter.consume(id, limit.limit, limit.windowSeconds);
-    if (!decision.allowed) throw new RateLimitedError(decision, undefined, scope);
-    return rateLimitHeaders(decision);
+  /** The counters a request spends: the key's (or the default) and its owner's (`owner:<subject>`). */
+  private countersOf(key: VerifiedKey, owner: OwnerLimits | null): LimitCounter[] {
+    const counters: LimitCounter[] = [];
+    const own = this.counterOf(key);
+    if (own) counters.push(own);
+    if (owner?.rateLimits)
+      counters.push({ id: `owner:${owner.id}`, scope: 'owner', limits: owner.rateLimits });
+    return counters;
   }
 
   /** One unit of a quota, refilled first when due; 429 when it is used up. */

@@ -4,6 +4,7 @@ import {
   DEFAULT_QUERY_KEY_PARAMETERS,
 } from '../api-key.constants.js';
 import { bearerChallenge } from '../errors/index.js';
+import type { NamedLimit } from '../interfaces/rate-limit.interface.js';
 import type { OAuthRoutes } from '../interfaces/api-key-options.interface.js';
 import type { KeybridgeEventListener } from '../interfaces/keybridge-event.interface.js';
 import type { KeyEnvironment, KeyPrefixes } from '../interfaces/key-prefixes.interface.js';
@@ -33,6 +34,8 @@ export class DefaultApiKeyOptions implements ResolvedApiKeyOptions {
   queryKeyParameters: readonly string[] = DEFAULT_QUERY_KEY_PARAMETERS;
   trustedProxies = 0;
   rateLimit: ResolvedLimit | undefined = undefined;
+  rateLimits: readonly NamedLimit[] | undefined = undefined;
+  rateLimitLease: number | undefined = undefined;
   failedAuthLimit: ResolvedLimit | undefined = { limit: 60, windowSeconds: 60 };
   realm = 'api';
   /** The `WWW-Authenticate` challenge sent with 401 responses: both schemes when bearer tokens are on. */

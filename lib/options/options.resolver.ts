@@ -8,6 +8,7 @@ import { durationOption, HOUR_MS, limitOption } from './option.parsers.js';
 import { resolveDenylist, resolveRedis, resolveRoutes } from './store-options.resolver.js';
 import { resolveDpop } from './dpop-options.resolver.js';
 import { resolveTokens } from './token-options.resolver.js';
+import { resolveRateLimits } from './limit-options.resolver.js';
 
 /** An HTTP token without `.`: passport-headerapikey reads the header through a dotted-path lookup. */
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+^_`|~-]+$/;
@@ -106,8 +107,7 @@ export function resolveOptions(
     } else resolved.trustedProxies = options.trustedProxies;
   }
 
-  if (options.rateLimit !== undefined)
-    resolved.rateLimit = limitOption(problems, 'rateLimit', options.rateLimit);
+  resolveRateLimits(options, resolved, problems);
   if (options.failedAuthLimit !== undefined) {
     resolved.failedAuthLimit =
       options.failedAuthLimit === false

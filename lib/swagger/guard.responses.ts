@@ -36,11 +36,15 @@ export const GUARD_RESPONSES: Readonly<Record<string, ResponseObject>> = Object.
     'WWW-Authenticate': header('The schemes the route accepts.'),
   }),
   403: refusal('insufficient_scope (the message names the missing scopes) or forbidden_origin.'),
-  429: refusal('rate_limited or quota_exhausted.', {
+  429: refusal('rate_limited (the body names the refusing `limit` and its `scope`) or quota_exhausted.', {
     ...RETRY_AFTER,
-    'RateLimit-Limit': header('Requests allowed per window.'),
-    'RateLimit-Remaining': header('Requests left in the window.'),
-    'RateLimit-Reset': header('Seconds until the window resets.'),
+    'RateLimit-Limit': header('Units allowed per window by the binding limit.'),
+    'RateLimit-Remaining': header('Units left in the window of the binding limit.'),
+    'RateLimit-Reset': header('Seconds until units of the binding limit come back.'),
+    'RateLimit-Policy': header(
+      'Every limit: "name";q=<units>;w=<window seconds> (draft-ietf-httpapi-ratelimit-headers).',
+    ),
+    RateLimit: header('Every limit: "name";r=<units left>;t=<seconds until units come back>.'),
   }),
   503: refusal(
     'auth_unavailable: the key store or the denylist cannot be reached; the request is refused.',

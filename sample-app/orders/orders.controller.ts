@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { CurrentPrincipal, Scopes, type Principal } from 'nestjs-keybridge';
+import { Cost, CurrentPrincipal, Scopes, type Principal } from 'nestjs-keybridge';
 import { invalidRequest, requireObject } from '../request-body.util.js';
 import type { Order } from './order.entity.js';
 import { OrdersService } from './orders.service.js';
@@ -11,6 +11,15 @@ export class OrdersController {
   @Get()
   @Scopes('orders:read')
   async list(@CurrentPrincipal() principal: Principal): Promise<{ orders: Order[] }> {
+    return { orders: await this.orders.list(principal.subject) };
+  }
+
+  /** Every order of the caller at once: an expensive report, so it spends 5 units of each rate limit. */
+  @Post('export')
+  @HttpCode(200)
+  @Scopes('orders:read')
+  @Cost(5)
+  async export(@CurrentPrincipal() principal: Principal): Promise<{ orders: Order[] }> {
     return { orders: await this.orders.list(principal.subject) };
   }
 

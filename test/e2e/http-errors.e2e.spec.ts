@@ -355,7 +355,15 @@ describe.each(targetMatrix())('HTTP errors (%s)', (_label, database, adapter) =>
       expect(first.headers['ratelimit-remaining']).toBe('1');
       await http().get('/orders').set('X-API-Key', limited.key).expect(200);
       const res = await http().get('/orders').set('X-API-Key', limited.key).expect(429);
-      expectBody(res.body, 429, 'rate_limited', { scope: 'key' });
+      // The body names the limit that refused and whose it is (additive to the usual four fields).
+      expect(res.body).toEqual({
+        statusCode: 429,
+        error: expect.any(String),
+        message: expect.any(String),
+        code: 'rate_limited',
+        limit: 'default',
+        scope: 'key',
+      });
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(60);
       expect(res.headers['ratelimit-remaining']).toBe('0');

@@ -85,6 +85,41 @@ describe.each(targetMatrix())('key administration over HTTP (%s)', (_label, data
     await as(key).post('/orders').send({ item: 'pen', quantity: 3 }).expect(201);
   });
 
+  it('sets named rate limits, which the export route (@Cost(5)) spends five units of', async () => {
+    const { id, key } = (
+      await as(admin)
+        .post('/keys')
+        .send({
+          name: 'exporter',
+          scopes: ['orders:read'],
+          rateLimits: {
+            burst: { limit: 6, window: '1m' },
+            daily: { limit: 100, window: '1d', policy: 'sliding' },
+          },
+        })
+        .expect(201)
+    ).body;
+    const shown = await as(admin).get(`/keys/${id}`).expect(200);
+    expect(shown.body).toMatchObject({
+      rateLimit: null,
+      rateLimits: { burst: { limit: 6, windowSeconds: 60 }, daily: { limit: 100, windowSeconds: 86_400 } },
+    });
+    const exported = await as(key).post('/orders/export').expect(200);
+    expect(exported.headers['ratelimit-policy']).toBe('"burst";q=6;w=60, "daily";q=100;w=86400');
+    expect(exported.headers['ratelimit-remaining']).toBe('1');
+    const refused = await as(key).post('/orders/export').expect(429);
+    expect(refused.body).toMatchObject({ code: 'rate_limited', limit: 'burst', scope: 'key' });
+    await as(key).get('/orders').expect(200);
+    const bad = await as(admin)
+      .patch(`/keys/${id}`)
+      .send({ rateLimits: { burst: { limit: 0, window: '1m' } } })
+      .expect(400);
+    expect(bad.body).toMatchObject({
+      code: 'invalid_argument',
+      message: expect.stringMatching(/rateLimits.burst/),
+    });
+  });
+
   it('registers a public key, requires proof, and refuses a private key without quoting it', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const jwk = publicKey.export({ format: 'jwk' });

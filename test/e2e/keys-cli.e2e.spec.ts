@@ -148,6 +148,38 @@ describe.each(databaseTargets().map((t) => [t.name, t] as const))('keys CLI on %
     expect(json.stdout).not.toMatch(/kb_live_[0-9A-Za-z]{49}/);
   });
 
+  it('sets several named rate limits with --rate-limit repeated, and one again with a single one', async () => {
+    const created = await keys(
+      databaseUrl,
+      'create',
+      '--name',
+      'limited by cli',
+      '--scopes',
+      'orders:read',
+      '--rate-limit',
+      'burst=10/1s',
+      '--rate-limit',
+      'sustained=1000/1h:smooth',
+      '--json',
+    );
+    expect(created.code).toBe(0);
+    const { id } = JSON.parse(created.stdout) as { id: string };
+    expect((await running.keys.get(id)).rateLimits).toEqual({
+      burst: { limit: 10, windowSeconds: 1 },
+      sustained: { limit: 1000, windowSeconds: 3600, policy: 'smooth' },
+    });
+    const shown = await keys(databaseUrl, 'get', id);
+    expect(shown.stdout).toMatch(/rate limit\s+burst=10\/1s sustained=1000\/3600s:smooth/);
+    expect((await keys(databaseUrl, 'update', id, '--rate-limit', '600/1m')).code).toBe(0);
+    expect(await running.keys.get(id)).toMatchObject({
+      rateLimit: { limit: 600, windowSeconds: 60 },
+      rateLimits: null,
+    });
+    const bad = await keys(databaseUrl, 'update', id, '--rate-limit', 'burst=ten/1s');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--rate-limit must be \[name=\]<count>\/<duration>/);
+  });
+
   it('lists when each key was last used, as written by the running app', async () => {
     const used = await running.keys.create({ name: 'used', scopes: ['orders:read'] });
     const idle = await running.keys.create({ name: 'idle', scopes: ['orders:read'] });

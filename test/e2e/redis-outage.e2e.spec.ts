@@ -305,11 +305,13 @@ const outageCases: [string, OutageMode, DatabaseTarget][] = [
         Array.from({ length: LIMIT }, (_, i) => String(LIMIT - 1 - i)),
       );
       const refused = answers[LIMIT];
+      // The body names the limit that refused and whose it is (additive to the usual four fields).
       expect(refused.body).toEqual({
         statusCode: 429,
         error: 'Too Many Requests',
         message: expect.any(String),
         code: 'rate_limited',
+        limit: 'default',
         scope: 'key',
       });
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Injectable, Post } from '@nestjs/common';
-import { CurrentPrincipal, Scopes, type Principal } from 'nestjs-keybridge';
+import { Cost, CurrentPrincipal, Scopes, type Principal } from 'nestjs-keybridge';
 
 export interface Order {
   id: number;
@@ -50,6 +50,15 @@ export class OrdersController {
   @Get()
   @Scopes('orders:read')
   list(@CurrentPrincipal() principal: Principal): { orders: Order[] } {
+    return { orders: this.book.list(principal.subject) };
+  }
+
+  /** An expensive read: it spends 5 units of every rate limit of the key. */
+  @Post('export')
+  @HttpCode(200)
+  @Scopes('orders:read')
+  @Cost(5)
+  export(@CurrentPrincipal() principal: Principal): { orders: Order[] } {
     return { orders: this.book.list(principal.subject) };
   }
 

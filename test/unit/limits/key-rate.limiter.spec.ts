@@ -149,7 +149,7 @@ describe('KeyRateLimiter in memory (no Redis)', () => {
     expect((await otherApp.consume('key_n', 2, 60)).allowed).toBe(true);
   });
 
-  it('keeps each counter under the prefix, expiring with its window', async () => {
+  it('keeps each counter under the prefix, in a hash tag of its own, expiring a window after its last hit', async () => {
     const redis = await connection();
     const limiter = new KeyRateLimiter('requests', { redis, timeoutMs: TIMEOUT_MS });
     await limiter.consume('key_x', 3, 60);
@@ -157,7 +157,7 @@ describe('KeyRateLimiter in memory (no Redis)', () => {
     await raw.connect();
     try {
       const keys = await raw.keys(`${redis.keyPrefix}*`);
-      expect(keys).toEqual([`${redis.keyPrefix}rl:requests:3/60:key_x`]);
+      expect(keys).toEqual([`${redis.keyPrefix}rl:{requests:key_x}:default`]);
       const ttl = await raw.pttl(keys[0]);
       expect(ttl).toBeGreaterThan(55_000);
       expect(ttl).toBeLessThanOrEqual(60_000);
