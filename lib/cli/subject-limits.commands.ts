@@ -22,7 +22,10 @@ export async function runSubjectLimitsCommand(
  */
 function limitsOf(values: CommandLine['values']): SubjectLimitsInput {
   const input: SubjectLimitsInput = {};
-  const rateLimit = values['rate-limit'];
+  const given = values['rate-limit'];
+  const rates = given === undefined ? [] : Array.isArray(given) ? given : [given];
+  if (rates.length > 1) throw new UsageError('An owner has one rate limit: give --rate-limit once.');
+  const rateLimit = rates[0];
   if (typeof rateLimit === 'string') {
     const pair = rateLimit === 'none' ? null : pairOf('rate-limit', rateLimit, '100/1m');
     input.rateLimit = pair && { limit: pair[0], window: pair[1] };
