@@ -335,7 +335,7 @@ interface IssuedKey {
     it('throttles an address that failed 60 times in total across both instances, on both', () =>
       withDiagnostics(apps(), async () => {
         // The refusals of the tests above were counted too (same address, same Redis): start the window afresh.
-        await deleteRedisKeys(REDIS_URL!, `${prefix}rl:failed-auth:*`);
+        await deleteRedisKeys(REDIS_URL!, `${prefix}rl:{failed-auth:*`);
         const answers: { on: 'A' | 'B'; res: WatchedResponse }[] = [];
         const lastOn = (on: 'A' | 'B', count: number) =>
           answers.filter((answer) => answer.on === on).slice(-count);

@@ -54,8 +54,10 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
 /**
  * The token endpoint while the key store is cut off (a TCP proxy in front of the shared database server, which
  * keeps running): no token, 503 `temporarily_unavailable`, and nothing spent, for a key that has to be read
- * and for a cached key whose quota has to be written. The denylist is kept in memory here, so a cached key's
- * quota is the only thing that sends a token request to the database.
+ * and for a cached key whose quota needs a new lease. A cached key still holding leased units of its quota is
+ * served from them (quotas are not written per request); every unit it spends is in the row once the database
+ * is back. The denylist is kept in memory here, so a cached key's quota lease is the only thing that sends a
+ * token request to the database.
  */
 (servers.length > 0
   ? describe.each(servers.map((target) => [target.name, target] as const))
@@ -83,7 +85,7 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
       ['cut', (proxy: TcpProxy) => proxy.cut()],
       ['stalled (connections accepted, never answered)', (proxy: TcpProxy) => proxy.stall()],
     ])(
-      'database %s: 503 temporarily_unavailable for both grants, no token, no unit spent; recovers by itself',
+      'database %s: 503 temporarily_unavailable for both grants where the database is needed, no token, no unit spent; recovers by itself',
       async (mode, begin) => {
         const cold = await running.keys.create({
           name: 'uncached',
@@ -110,6 +112,11 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
               const started = Date.now();
               const res = await tokenRequest(running, grant, key);
               timings.push(Date.now() - started);
+              if (key === warm && res.status === 200) {
+                // The cached key spends from the block of its quota this instance leased before the outage.
+                successes.set(warm.id, successes.get(warm.id)! + 1);
+                continue;
+              }
               expectTemporarilyUnavailable(res, [key.key]);
             }
           }
@@ -119,7 +126,10 @@ const servers = databaseTargets().filter((target) => target.name !== 'sqlite');
         );
         // storeTimeout is 1 s: no answer waits much longer, whether the database refuses or says nothing.
         expect(Math.max(...timings)).toBeLessThan(5000);
-        expect({ cold: issuedTo(running, cold), warm: issuedTo(running, warm) }).toEqual(issuedBefore);
+        expect({ cold: issuedTo(running, cold), warm: issuedTo(running, warm) }).toEqual({
+          cold: issuedBefore.cold,
+          warm: successes.get(warm.id)!,
+        });
 
         await proxy.restore();
         for (const key of [warm, cold]) {
