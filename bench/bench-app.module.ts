@@ -50,7 +50,13 @@ export class BenchAppModule {
           denylist: 'database',
           tokenRateLimit: { perKey: false, perAddress: false },
           ...(redis ? { redis: { connection: redis.url, keyPrefix: redis.keyPrefix } } : {}),
-          ...(redis?.lease ? { rateLimitMode: 'leased' as const, rateLimitLease: redis.lease } : {}),
+          ...(redis?.lease
+            ? {
+                rateLimitMode: 'leased' as const,
+                rateLimitLease: redis.lease,
+                quotaSync: { mode: 'leased' as const, lease: redis.lease },
+              }
+            : {}),
         }),
       ],
       controllers: [BenchController],

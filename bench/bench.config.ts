@@ -23,7 +23,7 @@ export const ROUTE_NAMES: readonly RouteName[] = ['apikey', 'bearer', 'token', '
 export type LimitsStore = 'memory' | 'redis' | 'leased';
 export const LIMITS_STORES: readonly LimitsStore[] = ['memory', 'redis', 'leased'];
 
-/** The lease of the `leased` store: blocks of this many units per instance. */
+/** The lease of the `leased` store: blocks of this many units (requests, quota units) per instance. */
 export const BENCH_LEASE = 100;
 /** A load: the unguarded baseline or one of the routes under test. */
 export type LoadName = 'unguarded' | RouteName;
@@ -63,7 +63,7 @@ export interface BenchRedis {
   url: string;
   /** Unique per run and server, so no two servers (or runs) share a counter, and the driver can delete them. */
   keyPrefix: string;
-  /** `rateLimitMode: 'leased'` with this lease; absent for the exact mode. */
+  /** `rateLimitMode: 'leased'` and `quotaSync: { mode: 'leased' }` with this lease; absent for the exact mode. */
   lease?: number;
 }
 

@@ -109,8 +109,9 @@ function limitsDescription(store: LimitsStore, settings: Settings): string {
   if (store === 'memory') return '"memory" = in the server process (no `redis` option)';
   if (store === 'leased') {
     return (
-      `"Redis, leased" = the same \`redis\` option with \`rateLimitMode: 'leased'\`, \`rateLimitLease: ${BENCH_LEASE}\`: ` +
-      'one EVALSHA per block of that many requests of a rate-limited key'
+      `"Redis, leased" = the same \`redis\` option with \`rateLimitMode: 'leased'\`, \`rateLimitLease: ${BENCH_LEASE}\` ` +
+      `and \`quotaSync: { mode: 'leased', lease: ${BENCH_LEASE} }\`: one EVALSHA per block of that many requests of a ` +
+      "rate-limited key, and one database UPDATE per block of a quota key's units (no Redis call for its quota)"
     );
   }
   return (

@@ -23,10 +23,12 @@ export const USAGE = `Usage: npm run bench -- [options]
                        interleaved with the unguarded baseline in the same rounds ("unguarded" may be
                        listed, it always runs); bearer, token, limited, dpop and quota run with the key
                        cache warm and the fewest keys selected
-  --limits <list>      memory,redis,leased (default memory): where rate limits are counted, one server
-                       each: in the server's memory, in Redis (the module's redis option, exact mode), or
-                       in Redis in the leased mode (rateLimitMode 'leased', blocks of 100). apikey,
-                       limited, dpop and quota run with each; bearer and token with the first only
+  --limits <list>      memory,redis,leased (default memory): where rate limits and quotas are counted, one
+                       server each: in the server's memory (quotas from database leases), in Redis (the
+                       module's redis option, exact mode), or leased with Redis set (rateLimitMode
+                       'leased' and quotaSync.mode 'leased', blocks of 100: rate limits from Redis blocks,
+                       the quota key from database leases). apikey, limited, dpop and quota run with
+                       each; bearer and token with the first only
   --redis-url <url>    default redis://127.0.0.1:6379 (keys under keybridge-bench:<run>:, deleted after)
   --rounds <n>  --duration <s>  --warmup <s>  --connections <n> (default 50)
   --retries <n>        extra rounds per configuration to replace rounds disturbed by other processes

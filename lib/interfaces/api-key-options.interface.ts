@@ -31,9 +31,10 @@ export interface ApiKeyModuleOptions {
    * Quotas are counted in Redis (with `redis`) or in memory, not with a database write per request. With
    * Redis, the units spent are written back to the key rows every `flushInterval` (default `'1s'`), one
    * UPDATE per key. Without it, each instance reserves `lease` units at a time from the key row (default 100)
-   * and gives back what it did not spend on shutdown.
+   * and gives back what it did not spend on shutdown. `mode: 'leased'` counts from those leases even with
+   * Redis, so a request spends no Redis round trip on its quota (default `'exact'`: the Redis counter).
    */
-  quotaSync?: { flushInterval?: Duration; lease?: number };
+  quotaSync?: { flushInterval?: Duration; lease?: number; mode?: 'exact' | 'leased' };
   /** How long one key-store query may take before the request fails closed with 503. Default `'2s'`. */
   storeTimeout?: Duration;
   /** Query parameters refused with 400 on guarded routes. Default `['api_key', 'apiKey', 'key']`; `[]` turns it off. */

@@ -55,8 +55,11 @@ export interface ResolvedApiKeyOptions {
   cache: { ttlMs: number; max: number } | false;
   storeTimeoutMs: number;
   usageFlushMs: number;
-  /** `quotaSync`: write-back interval (Redis) and units reserved per database lease (memory). */
-  quotaSync: { flushMs: number; lease: number };
+  /**
+   * `quotaSync`: write-back interval (Redis), units reserved per database lease (memory), and whether quotas
+   * are counted in Redis (`exact`, with the `redis` option) or from database leases (`leased`).
+   */
+  quotaSync: { flushMs: number; lease: number; mode: 'exact' | 'leased' };
   queryKeyParameters: readonly string[];
   trustedProxies: number;
   /** The single default `rateLimit`, when that is how the default was given. */

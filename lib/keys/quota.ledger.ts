@@ -13,8 +13,8 @@ export type StoredQuota = { remaining: number | null; quotaRefilledAt: Date | nu
 
 /**
  * Where the quotas of one table (keys, or owners) are counted, without a database write per request: in
- * Redis with the `redis` option (units written back to the rows every `quotaSync.flushInterval`), else in
- * memory from blocks of `quotaSync.lease` units reserved in the rows. The row stays the authority: a counter
+ * Redis with the `redis` option (units written back to the rows every `quotaSync.flushInterval`), else (or
+ * with `quotaSync.mode: 'leased'`) in memory from blocks of `quotaSync.lease` units reserved in the rows. The row stays the authority: a counter
  * starts from it, and a refill or top-up (a new `quota_refilled_at`) starts every counter again from it.
  * While Redis is out, `onOutage: 'fail-closed'` refuses (503) and `'local'` counts from database leases.
  */
@@ -36,9 +36,11 @@ export class QuotaLedger implements BeforeApplicationShutdown {
     /** The Redis namespace of the counters: `quota` (keys), `owner-quota` (owners). */
     namespace: string,
   ) {
-    const { flushMs, lease } = options.quotaSync;
+    const { flushMs, lease, mode } = options.quotaSync;
     this.leases = new QuotaLeases(rows, lease, flushMs);
-    if (redis) {
+    // `quotaSync.mode: 'leased'`: leases even with Redis (which still carries the key-change feed, so another
+    // instance's top-up or refill reaches this one's cached key, and with it the new epoch, within milliseconds).
+    if (redis && mode === 'exact') {
       this.shared = new RedisQuotaCounter(redis, options.storeTimeoutMs, namespace);
       this.timer = setInterval(() => void this.flush(), flushMs);
       this.timer.unref();

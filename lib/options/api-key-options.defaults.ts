@@ -30,7 +30,7 @@ export class DefaultApiKeyOptions implements ResolvedApiKeyOptions {
   cache: { ttlMs: number; max: number } | false = { ttlMs: 5000, max: 10_000 };
   storeTimeoutMs = 2000;
   usageFlushMs = 5000;
-  quotaSync = { flushMs: 1000, lease: 100 };
+  quotaSync: ResolvedApiKeyOptions['quotaSync'] = { flushMs: 1000, lease: 100, mode: 'exact' };
   queryKeyParameters: readonly string[] = DEFAULT_QUERY_KEY_PARAMETERS;
   trustedProxies = 0;
   rateLimit: ResolvedLimit | undefined = undefined;

@@ -85,11 +85,15 @@ export function resolveOptions(
     durationOption(problems, 'usageFlushInterval', options.usageFlushInterval, 100, HOUR_MS, '"5s"') ??
     resolved.usageFlushMs;
   if (options.quotaSync !== undefined) {
-    const { flushInterval, lease = resolved.quotaSync.lease } = options.quotaSync ?? {};
+    const { flushInterval, lease = resolved.quotaSync.lease, mode = 'exact' } = options.quotaSync ?? {};
     const flushMs = durationOption(problems, 'quotaSync.flushInterval', flushInterval, 10, HOUR_MS, '"1s"');
     if (!Number.isInteger(lease) || lease < 1 || lease > 1_000_000)
       problems.push('quotaSync.lease must be a whole number of units from 1 to 1000000, e.g. 100.');
-    resolved.quotaSync = { flushMs: flushMs ?? resolved.quotaSync.flushMs, lease };
+    if (mode !== 'exact' && mode !== 'leased')
+      problems.push(
+        "quotaSync.mode must be 'exact' (counted in Redis when the redis option is set) or 'leased' (database leases).",
+      );
+    resolved.quotaSync = { flushMs: flushMs ?? resolved.quotaSync.flushMs, lease, mode };
   }
 
   if (options.queryKeyParameters !== undefined) {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiKeyEntity, type ApiKeyModuleOptions } from 'nestjs-keybridge';
+import { ApiKeyEntity, SubjectLimitsService, type ApiKeyModuleOptions } from 'nestjs-keybridge';
 import { DataSource } from 'typeorm';
 import { databaseTargets, sqlite, type DatabaseTarget } from './support/databases.js';
 import { until } from './support/outage.js';
@@ -9,8 +9,19 @@ import { startApp, type RunningApp } from './support/app-starter.js';
 
 const REDIS_URL = redisTarget();
 
-type Mode = 'leases' | 'redis';
-const MODES: Mode[] = REDIS_URL ? ['leases', 'redis'] : ['leases'];
+/** `leases`: no Redis; `redis`: the Redis counter; `redis-leased`: Redis set, `quotaSync.mode: 'leased'`. */
+type Mode = 'leases' | 'redis' | 'redis-leased';
+const MODES: Mode[] = REDIS_URL ? ['leases', 'redis', 'redis-leased'] : ['leases'];
+
+/** The Redis option of a mode, under `prefix`. */
+function modeOptions(mode: Mode, prefix: string): ApiKeyModuleOptions {
+  return mode === 'leases' ? {} : { redis: { connection: REDIS_URL!, keyPrefix: prefix } };
+}
+
+/** The quotaSync of a mode with `lease` and `flushInterval`. */
+function quotaSync(mode: Mode, lease: number, flushInterval: string): ApiKeyModuleOptions['quotaSync'] {
+  return { lease, flushInterval, ...(mode === 'redis-leased' ? { mode: 'leased' as const } : {}) };
+}
 
 /** Sends `count` requests with the key at once, spread over the apps in turn; the statuses in order. */
 async function burst(apps: RunningApp[], key: string, count: number): Promise<number[]> {
@@ -54,8 +65,9 @@ async function storedRemaining(app: RunningApp, id: string): Promise<number | nu
 
 /**
  * Quotas counted without a database write per request: in Redis, or in memory from leases reserved in the
- * key row. Instances on one database (and one Redis) admit exactly the quota under concurrency, never more,
- * across restarts and an instance that dies with units it had counted.
+ * key row (without Redis, or with Redis and `quotaSync.mode: 'leased'`). Instances on one database (and one
+ * Redis) admit exactly the quota under concurrency, never more, across restarts and an instance that dies
+ * with units it had counted.
  */
 describe.each(
   databaseTargets().flatMap((target) =>
@@ -82,11 +94,13 @@ describe.each(
   });
 
   /** An instance in this suite's mode: `lease` units reserved at a time, or Redis under the test's prefix. */
-  async function instance(options: ApiKeyModuleOptions = {}, lease = 20): Promise<RunningApp> {
+  async function instance({
+    lease = 20,
+    flushInterval = '200ms',
+  }: { lease?: number; flushInterval?: string } = {}): Promise<RunningApp> {
     const app = await startApp('express', databaseUrl, {
-      quotaSync: { lease, flushInterval: '200ms' },
-      ...(mode === 'redis' ? { redis: { connection: REDIS_URL!, keyPrefix: prefix } } : {}),
-      ...options,
+      ...modeOptions(mode, prefix),
+      quotaSync: quotaSync(mode, lease, flushInterval),
     });
     running.push(app);
     return app;
@@ -112,7 +126,7 @@ describe.each(
     running.splice(running.indexOf(first), 1);
     await first.close();
     // Redis loses everything: the next instance starts its counter again from the row.
-    if (mode === 'redis') await clearRedisPrefix(REDIS_URL!, prefix);
+    if (mode !== 'leases') await clearRedisPrefix(REDIS_URL!, prefix);
 
     const second = await instance();
     expect(await storedRemaining(second, key.id)).toBe(70);
@@ -124,7 +138,7 @@ describe.each(
   it('an instance that dies keeps what it counted: never overspent', async () => {
     // The first instance never writes back by itself (a long interval), then loses its database and is closed:
     // nothing it counted reaches the row through it, as when its process is killed.
-    const dying = await instance({ quotaSync: { lease: 40, flushInterval: '1h' } });
+    const dying = await instance({ lease: 40, flushInterval: '1h' });
     const key = await dying.keys.create({ name: 'survivor', scopes: ['orders:read'], remaining: 200 });
     expect(admitted(await burst([dying], key.key, 10))).toBe(10);
     await dying.app.get(DataSource).destroy();
@@ -138,7 +152,7 @@ describe.each(
       // The 10 units are still in Redis: the survivor admits the other 190 and writes all 200 back.
       expect(admitted(statuses)).toBe(190);
     } else {
-      // The dead instance's block of 40 is lost to the customer: 10 used, 30 never returned.
+      // The dead instance's block of 40 is lost to the customer: 10 used, 30 never returned (Redis set or not).
       expect(admitted(statuses)).toBe(160);
     }
     await waitFor(async () => (await storedRemaining(survivor, key.id)) === 0);
@@ -170,6 +184,54 @@ describe.each(
     expect((await a.keys.get(key.id)).remaining).toBe(25);
     expect(admitted(await burst([a], key.key, 40))).toBe(25);
   });
+
+  // Without Redis, another instance sees a top-up within the cache ttl; with it, through the key-change feed.
+  (mode === 'leases' ? it.skip : it)(
+    "counts a top-up made on another instance exactly, though this one still held the old quota's units",
+    async () => {
+      const a = await instance();
+      const b = await instance();
+      const key = await a.keys.create({ name: 'shared top-up', scopes: ['orders:read'], remaining: 100 });
+      expect(admitted(await burst([b], key.key, 5))).toBe(5); // leases: b holds 15 units of the old quota
+      await a.keys.update(key.id, { remaining: 30 });
+      await sleep(500); // the change reaches b through Redis
+      const statuses = await burst([a, b], key.key, 60);
+      expect(unexpected(statuses)).toEqual([]);
+      expect(admitted(statuses)).toBeLessThanOrEqual(30);
+      expect(admitted(statuses) + (await drain([a, b], key.key))).toBe(30);
+      expect((await b.keys.get(key.id)).remaining).toBe(0);
+    },
+  );
+
+  (mode === 'leases' ? it.skip : it)(
+    "counts an owner's quota over two keys and instances exactly, and its top-up made on the other instance",
+    async () => {
+      const a = await instance();
+      const b = await instance();
+      const subject = `owner-${Date.now()}`;
+      const owners = (app: RunningApp) => app.app.get(SubjectLimitsService);
+      await owners(a).setSubjectLimits(subject, { remaining: 50 });
+      const keys = [
+        await a.keys.create({ name: 'first', subject, scopes: ['orders:read'] }),
+        await a.keys.create({ name: 'second', subject, scopes: ['orders:read'] }),
+      ];
+      const first = (await burst([a, b], keys[0].key, 40)).concat(await burst([b, a], keys[1].key, 40));
+      expect(unexpected(first)).toEqual([]);
+      expect(admitted(first)).toBeLessThanOrEqual(50);
+      expect(admitted(first) + (await drain([a, b], keys[0].key)) + (await drain([b, a], keys[1].key))).toBe(
+        50,
+      );
+
+      await owners(b).setSubjectLimits(subject, { remaining: 20 });
+      await sleep(500); // the change reaches a through Redis
+      const second = await burst([a, b], keys[0].key, 40);
+      expect(unexpected(second)).toEqual([]);
+      expect(admitted(second) + (await drain([a, b], keys[1].key)) + (await drain([b, a], keys[0].key))).toBe(
+        20,
+      );
+      expect((await owners(a).getSubjectLimits(subject)).remaining).toBe(0);
+    },
+  );
 });
 
 /**
@@ -262,8 +324,8 @@ const POSTGRES = databaseTargets().find((target) => target.name === 'postgres');
       const databaseUrl = await POSTGRES!.fresh(); // a new table: its statistics start at zero
       const prefix = uniqueRedisPrefix();
       const options: ApiKeyModuleOptions = {
-        quotaSync: { lease: 100, flushInterval: '1s' },
-        ...(mode === 'redis' ? { redis: { connection: REDIS_URL!, keyPrefix: prefix } } : {}),
+        ...modeOptions(mode, prefix),
+        quotaSync: quotaSync(mode, 100, '1s'),
       };
       const apps = [
         await startApp('express', databaseUrl, options),

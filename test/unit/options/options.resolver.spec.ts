@@ -224,15 +224,29 @@ describe('resolveOptions', () => {
     });
 
     it('applies quotaSync, each field defaulting on its own', () => {
-      expect(resolveOptions({}, DEV).quotaSync).toEqual({ flushMs: 1000, lease: 100 });
+      expect(resolveOptions({}, DEV).quotaSync).toEqual({ flushMs: 1000, lease: 100, mode: 'exact' });
       expect(resolveOptions({ quotaSync: { lease: 20 } }, DEV).quotaSync).toEqual({
         flushMs: 1000,
         lease: 20,
+        mode: 'exact',
       });
       expect(resolveOptions({ quotaSync: { flushInterval: '250ms' } }, DEV).quotaSync).toEqual({
         flushMs: 250,
         lease: 100,
+        mode: 'exact',
       });
+    });
+
+    it("applies quotaSync.mode: 'leased' with or without Redis, 'exact' by default", () => {
+      const redis = { connection: 'redis://127.0.0.1:6379' };
+      expect(resolveOptions({ redis, quotaSync: { mode: 'leased' } }, DEV).quotaSync).toEqual({
+        flushMs: 1000,
+        lease: 100,
+        mode: 'leased',
+      });
+      expect(resolveOptions({ quotaSync: { mode: 'leased', lease: 5 } }, DEV).quotaSync.mode).toBe('leased');
+      expect(resolveOptions({ redis, quotaSync: { mode: 'exact' } }, DEV).quotaSync.mode).toBe('exact');
+      expect(resolveOptions({ redis, quotaSync: {} }, DEV).quotaSync.mode).toBe('exact');
     });
 
     it.each([
@@ -243,6 +257,11 @@ describe('resolveOptions', () => {
       [{ quotaSync: { flushInterval: '1ms' } }, /quotaSync\.flushInterval/],
       [{ quotaSync: { lease: 0 } }, /quotaSync\.lease/],
       [{ quotaSync: { lease: 2.5 } }, /quotaSync\.lease/],
+      [
+        { quotaSync: { mode: 'redis' as unknown as 'leased' } },
+        /quotaSync\.mode must be 'exact'.*or 'leased'/,
+      ],
+      [{ quotaSync: { mode: null as unknown as 'leased' } }, /quotaSync\.mode/],
     ])('refuses %j', (options, message) => {
       expect(optionsError(options).message).toMatch(message);
     });
