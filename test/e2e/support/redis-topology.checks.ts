@@ -113,14 +113,13 @@ export async function expectSharedSmoothLimit(a: RunningApp, b: RunningApp): Pro
 }
 
 /**
- * Two named limits of a key and its owner's limit, spent by an `@Cost(5)` route on A and B: all of them are
- * counted in one all-or-nothing check per counter, the refusing one named, and nothing counted for a refusal.
+ * Two named limits of a key and its owner's limit, spent by an `@Cost(5)` route on A and B: a counter's limits
+ * are one all-or-nothing check (one script on the counter's hash slot), the refusing limit is named, and a
+ * request the key refused charged the owner nothing (the key's counter is checked first).
  */
 export async function expectNamedLimitsWithCost(a: RunningApp, b: RunningApp): Promise<void> {
   const subject = `owner-${randomUUID()}`;
-  await a.app
-    .get(SubjectLimitsService)
-    .setSubjectLimits(subject, { rateLimit: { limit: 100, window: '1h' } });
+  await a.app.get(SubjectLimitsService).setSubjectLimits(subject, { rateLimit: { limit: 17, window: '1h' } });
   const key = await a.keys.create({
     name: 'exporter',
     subject,
@@ -137,6 +136,12 @@ export async function expectNamedLimitsWithCost(a: RunningApp, b: RunningApp): P
   const reads: number[] = [];
   for (const app of [b, a, b]) reads.push((await timed(app, key)).status);
   expect(reads).toEqual([200, 200, 429]);
+  // The owner's counter (another slot) holds 12 of its 17: the two exports and two reads, no refused request.
+  const sibling = await a.keys.create({ name: 'sibling', subject, scopes: ['orders:read'] });
+  const siblingReads: TimedAnswer[] = [];
+  for (const app of [a, b, a, b, a, b]) siblingReads.push(await timed(app, sibling));
+  expect(siblingReads.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200, 429]);
+  expect(siblingReads[5].body).toMatchObject({ code: 'rate_limited', scope: 'owner' });
 }
 
 /**
