@@ -8,9 +8,12 @@ import { RedisClusterFixture } from './support/redis-cluster.js';
 import { NO_REDIS_SERVER, redisServerBinary, until } from './support/redis-server.js';
 import {
   expectAssertionOnce,
+  expectLeasedBound,
+  expectNamedLimitsWithCost,
   expectRevocationsSeenByB,
   expectSharedQuotas,
   expectSharedRateLimit,
+  expectSharedSmoothLimit,
   twoInstances,
 } from './support/redis-topology.checks.js';
 import { StatusWatch } from './support/status-watch.js';
@@ -29,14 +32,17 @@ if (!RUN) console.warn(NO_REDIS_SERVER);
   let client: Cluster;
   let a: RunningApp;
   let b: RunningApp;
+  let databaseUrl: string;
+  let options: KeybridgeRedisOptions;
   const prefix = uniqueRedisPrefix();
 
   beforeAll(async () => {
     cluster = await RedisClusterFixture.start();
     client = new Cluster(cluster.seeds, { lazyConnect: true, enableOfflineQueue: false });
     await client.connect();
-    const options: KeybridgeRedisOptions = { connection: { clusterNodes: cluster.seeds }, keyPrefix: prefix };
-    [a, b] = await twoInstances(await sqlite.fresh(), options, { connection: client, keyPrefix: prefix });
+    databaseUrl = await sqlite.fresh();
+    options = { connection: { clusterNodes: cluster.seeds }, keyPrefix: prefix };
+    [a, b] = await twoInstances(databaseUrl, options, { connection: client, keyPrefix: prefix });
   }, 60_000);
 
   afterAll(async () => {
@@ -50,6 +56,33 @@ if (!RUN) console.warn(NO_REDIS_SERVER);
   it('counts one rate limit across both instances', async () => {
     await expectSharedRateLimit(a, b);
   });
+
+  it('counts named limits and an @Cost(5) route in one check per counter, each in its own slot', async () => {
+    await expectNamedLimitsWithCost(a, b);
+  });
+
+  it('spaces requests under the smooth policy across both instances', async () => {
+    await expectSharedSmoothLimit(a, b);
+  });
+
+  it('admits at most limit + 2 × lease in any window in the leased mode', async () => {
+    const LEASE = 5;
+    const [c, d] = await twoInstances(
+      databaseUrl,
+      options,
+      { connection: client, keyPrefix: prefix },
+      {
+        rateLimitMode: 'leased',
+        rateLimitLease: LEASE,
+      },
+    );
+    try {
+      await expectLeasedBound(c, d, LEASE);
+    } finally {
+      await c.close();
+      await d.close();
+    }
+  }, 30_000);
 
   it("spends a key's quota and an owner's quota exactly once across both instances", async () => {
     await expectSharedQuotas(a, b);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CreatedApiKey, KeybridgeRedisOptions } from 'nestjs-keybridge';
 import type { RunningApp } from './support/app-starter.js';
 import { sqlite } from './support/databases.js';
@@ -10,8 +11,10 @@ import {
   expectRevocationsSeenByB,
   expectSharedQuotas,
   expectSharedRateLimit,
+  hammer,
   twoInstances,
 } from './support/redis-topology.checks.js';
+import { mostAdmittedWithinWindow, type TimedAnswer } from './support/rolling-window.js';
 import { StatusWatch } from './support/status-watch.js';
 import { uniqueRedisPrefix } from './support/redis.js';
 
@@ -91,6 +94,80 @@ interface Revocation {
     }
     await withKey(b, key).expect(401);
   });
+
+  it('enforces a rate limit in the exact and the leased mode across a failover, answering throughout', async () => {
+    const LIMIT = 10;
+    const LEASE = 3;
+    const WINDOW_MS = 2000;
+    const [c, d] = await twoInstances(databaseUrl, redis, redis, {
+      rateLimitMode: 'leased',
+      rateLimitLease: LEASE,
+    });
+    try {
+      const limited = (name: string, limit = LIMIT, window = '2s') =>
+        a.keys.create({ name, scopes: ['orders:read'], rateLimit: { limit, window } });
+      const [exact, leased, tally] = [
+        await limited('exact'),
+        await limited('leased'),
+        await limited('tally', 1e6, '1m'),
+      ];
+      const masterBefore = await sentinel.masterPort();
+      const failover = sentinel.failover();
+      const stop = failover.then(() => sleep(WINDOW_MS + 500));
+      const [exactAnswers, leasedAnswers, tallyAnswers] = await Promise.all([
+        hammer([a, b], exact, stop, 2),
+        hammer([c, d], leased, stop, 2),
+        hammer([a, b], tally, stop, 1),
+      ]);
+      expect(await failover).not.toBe(masterBefore);
+
+      // What the new master lost: units the instances counted on the old one after the replica stopped copying it.
+      const master = sentinel.masterClient();
+      await master.connect();
+      const logged = await master.zcard(`${redis.keyPrefix}rl:{requests:${tally.id}}:default`);
+      master.disconnect();
+      const tallied = tallyAnswers.filter((answer) => answer.status === 200).length;
+      const report = (answers: TimedAnswer[]) => {
+        const statuses = answers.map((answer) => answer.status);
+        expect(statuses.filter((status) => status !== 200 && status !== 429 && status !== 503)).toEqual([]);
+        return {
+          requests: statuses.length,
+          refused503: statuses.filter((status) => status === 503).length,
+          most: mostAdmittedWithinWindow(answers, WINDOW_MS),
+        };
+      };
+      const [exactRun, leasedRun] = [report(exactAnswers), report(leasedAnswers)];
+      console.log(
+        `Sentinel failover under load: exact ${JSON.stringify(exactRun)} (limit ${LIMIT}), leased ` +
+          `${JSON.stringify(leasedRun)} (bound ${LIMIT + 2 * LEASE}); units lost by the new master ` +
+          `${tallied - logged} of ${tallied} (${report(tallyAnswers).refused503} refused with 503)`,
+      );
+      // A window across the failover may admit again what the new master lost, never more than one limit.
+      expect(exactRun.most).toBeLessThanOrEqual(2 * LIMIT);
+      expect(leasedRun.most).toBeLessThanOrEqual(2 * LIMIT + 2 * LEASE);
+
+      // Without a restart, both modes answer again and hold their bound in windows after the failover.
+      const [exactAfter, leasedAfter] = [await limited('exact after'), await limited('leased after')];
+      const probe = await limited('probe', 1e6, '1m');
+      await until('all four instances count in Redis again', async () => {
+        const answers = await Promise.all([a, b, c, d].map((app) => withKey(app, probe)));
+        return answers.every((res) => res.status === 200);
+      });
+      const after = await Promise.all([
+        hammer([a, b], exactAfter, sleep(WINDOW_MS + 500), 2),
+        hammer([c, d], leasedAfter, sleep(WINDOW_MS + 500), 2),
+      ]);
+      for (const answers of after)
+        expect(answers.filter((answer) => answer.status !== 200 && answer.status !== 429)).toEqual([]);
+      expect(mostAdmittedWithinWindow(after[0], WINDOW_MS)).toBeLessThanOrEqual(LIMIT);
+      expect(mostAdmittedWithinWindow(after[1], WINDOW_MS)).toBeLessThanOrEqual(LIMIT + 2 * LEASE);
+      for (const answers of after)
+        expect(answers.filter((answer) => answer.status === 200).length).toBeGreaterThanOrEqual(LIMIT);
+    } finally {
+      await c.close();
+      await d.close();
+    }
+  }, 60_000);
 
   it('loses no acknowledged revocation to a failover, and recovers without a restart', async () => {
     const holder = await a.keys.create({ name: 'token holder', scopes: ['orders:read'] });

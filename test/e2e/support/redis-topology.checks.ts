@@ -1,10 +1,12 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT, type CryptoKey as JoseKey } from 'jose';
+import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { SubjectLimitsService, type KeybridgeRedisOptions } from 'nestjs-keybridge';
-import { startApp, type RunningApp } from './app-starter.js';
+import { startApp, type KeybridgeOptions, type RunningApp } from './app-starter.js';
 import { withKey, withToken, revokeToken } from './guarded.requests.js';
 import { expectOAuthError, form, mintToken, TOKEN_PATH } from './oauth.js';
+import { mostAdmittedWithinWindow, timed, type TimedAnswer } from './rolling-window.js';
 import { StatusWatch } from './status-watch.js';
 
 /**
@@ -18,15 +20,16 @@ export const BOUND_MS = 1000;
 /** Every instance of these suites names the same issuer, so a token or an assertion is good on either. */
 export const ISSUER = 'http://api.keybridge.test';
 
-/** A, then B, on `databaseUrl` with `redis` as their `redis` option. */
+/** A, then B, on `databaseUrl` with `redis` as their `redis` option (and `extra` options, such as a limit mode). */
 export async function twoInstances(
   databaseUrl: string,
   redisA: KeybridgeRedisOptions,
   redisB: KeybridgeRedisOptions = redisA,
+  extra: KeybridgeOptions = {},
 ): Promise<[RunningApp, RunningApp]> {
-  const a = await startApp('express', databaseUrl, { redis: redisA }, { issuer: ISSUER });
+  const a = await startApp('express', databaseUrl, { ...extra, redis: redisA }, { issuer: ISSUER });
   try {
-    return [a, await startApp('fastify', databaseUrl, { redis: redisB }, { issuer: ISSUER })];
+    return [a, await startApp('fastify', databaseUrl, { ...extra, redis: redisB }, { issuer: ISSUER })];
   } catch (error) {
     await a.close();
     throw error;
@@ -43,6 +46,102 @@ export async function expectSharedRateLimit(a: RunningApp, b: RunningApp): Promi
   const statuses: number[] = [];
   for (const app of [a, b, a, b, a, b]) statuses.push((await withKey(app, key)).status);
   expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+}
+
+/**
+ * `clients` clients per instance, each sending `GET /orders` with `key` as fast as it is answered, to A and
+ * B alike, until `stop` resolves; the answers, timed.
+ */
+export async function hammer(
+  apps: readonly RunningApp[],
+  key: { key: string },
+  stop: Promise<unknown>,
+  clients = 4,
+): Promise<TimedAnswer[]> {
+  let stopped = false;
+  void stop.finally(() => (stopped = true));
+  const answers: TimedAnswer[] = [];
+  await Promise.all(
+    Array.from({ length: clients * apps.length }, async (_, client) => {
+      while (!stopped) answers.push(await timed(apps[client % apps.length], key));
+    }),
+  );
+  return answers;
+}
+
+/**
+ * The leased mode (A and B started with `rateLimitMode: 'leased'`, `rateLimitLease: lease`): a key limited to
+ * 20 requests in 2 s, hammered on both for two windows, admits at most limit + 2 × lease in any window, and
+ * still about its limit per window; never another answer than 200 or 429.
+ */
+export async function expectLeasedBound(a: RunningApp, b: RunningApp, lease: number): Promise<void> {
+  const LIMIT = 20;
+  const WINDOW_MS = 2000;
+  const key = await a.keys.create({
+    name: 'leased',
+    scopes: ['orders:read'],
+    rateLimit: { limit: LIMIT, window: '2s' },
+  });
+  const answers = await hammer([a, b], key, sleep(2 * WINDOW_MS + 500));
+  const statuses = answers.map((answer) => answer.status);
+  const admitted = statuses.filter((status) => status === 200).length;
+  const most = mostAdmittedWithinWindow(answers, WINDOW_MS);
+  console.log(
+    `leased bound: ${answers.length} requests, ${admitted} admitted; most within one window ${most} ` +
+      `(limit ${LIMIT}, bound ${LIMIT + 2 * lease})`,
+  );
+  expect(statuses.filter((status) => status !== 200 && status !== 429)).toEqual([]);
+  expect(most).toBeLessThanOrEqual(LIMIT + 2 * lease);
+  expect(admitted).toBeGreaterThanOrEqual(2 * LIMIT);
+}
+
+/** A smooth limit of 2 in 2 s admits one request, refuses the next on the other instance, admits again 1 s on. */
+export async function expectSharedSmoothLimit(a: RunningApp, b: RunningApp): Promise<void> {
+  const key = await a.keys.create({
+    name: 'smooth',
+    scopes: ['orders:read'],
+    rateLimit: { limit: 2, window: '2s', policy: 'smooth' },
+  });
+  const first = await timed(a, key);
+  const second = await timed(b, key);
+  expect([first.status, second.status]).toEqual([200, 429]);
+  expect(second.headers['retry-after']).toBe('1');
+  expect(second.body).toMatchObject({ code: 'rate_limited', limit: 'default' });
+  await sleep(1100);
+  expect((await timed(b, key)).status).toBe(200);
+  expect((await timed(a, key)).status).toBe(429);
+}
+
+/**
+ * Two named limits of a key and its owner's limit, spent by an `@Cost(5)` route on A and B: a counter's limits
+ * are one all-or-nothing check (one script on the counter's hash slot), the refusing limit is named, and a
+ * request the key refused charged the owner nothing (the key's counter is checked first).
+ */
+export async function expectNamedLimitsWithCost(a: RunningApp, b: RunningApp): Promise<void> {
+  const subject = `owner-${randomUUID()}`;
+  await a.app.get(SubjectLimitsService).setSubjectLimits(subject, { rateLimit: { limit: 17, window: '1h' } });
+  const key = await a.keys.create({
+    name: 'exporter',
+    subject,
+    scopes: ['orders:read'],
+    rateLimits: { burst: { limit: 12, window: '1m' }, sustained: { limit: 15, window: '1h' } },
+  });
+  const exports: TimedAnswer[] = [];
+  for (const app of [a, b, a]) exports.push(await timed(app, key, 'post', '/orders/export'));
+  expect(exports.map((answer) => answer.status)).toEqual([200, 200, 429]);
+  expect(exports[0].headers['ratelimit-policy']).toMatch(/^"burst";q=12;w=60, "sustained";q=15;w=3600/);
+  expect(exports[1].headers['ratelimit']).toMatch(/^"burst";r=2;t=\d+, "sustained";r=5;t=\d+/);
+  expect(exports[2].body).toMatchObject({ code: 'rate_limited', limit: 'burst', scope: 'key' });
+  // The refused export took nothing: two reads fit in the burst limit, the third does not.
+  const reads: number[] = [];
+  for (const app of [b, a, b]) reads.push((await timed(app, key)).status);
+  expect(reads).toEqual([200, 200, 429]);
+  // The owner's counter (another slot) holds 12 of its 17: the two exports and two reads, no refused request.
+  const sibling = await a.keys.create({ name: 'sibling', subject, scopes: ['orders:read'] });
+  const siblingReads: TimedAnswer[] = [];
+  for (const app of [a, b, a, b, a, b]) siblingReads.push(await timed(app, sibling));
+  expect(siblingReads.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200, 429]);
+  expect(siblingReads[5].body).toMatchObject({ code: 'rate_limited', scope: 'owner' });
 }
 
 /**
