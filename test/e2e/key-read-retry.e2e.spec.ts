@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { startApp, type RunningApp } from './support/app-starter.js';
+import { TABLES } from './support/databases.js';
 
 const postgresUrl = process.env.TEST_POSTGRES_URL;
 const describeOnPostgres = postgresUrl ? describe : describe.skip;
@@ -27,15 +28,7 @@ describeOnPostgres('a key read refused by a lock timeout (postgres)', () => {
   beforeAll(async () => {
     admin = new DataSource({ type: 'postgres', url: postgresUrl });
     await admin.initialize();
-    for (const table of [
-      'keybridge_api_keys',
-      'keybridge_denylist',
-      'keybridge_replay',
-      'migrations',
-      'sample_orders',
-    ]) {
-      await admin.query(`DROP TABLE IF EXISTS ${table}`);
-    }
+    for (const table of TABLES) await admin.query(`DROP TABLE IF EXISTS ${table}`);
     const separator = postgresUrl!.includes('?') ? '&' : '?';
     const url = `${postgresUrl}${separator}options=${encodeURIComponent(`-c lock_timeout=${LOCK_TIMEOUT_MS}`)}`;
     running = await startApp('express', url, { storeTimeout: '5s' });

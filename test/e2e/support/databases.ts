@@ -9,7 +9,8 @@ export interface DatabaseTarget {
   fresh(): Promise<string>;
 }
 
-const TABLES = [
+/** Every table the suites' apps create: dropped before a suite starts on a shared database. */
+export const TABLES = [
   'sample_orders',
   'keybridge_api_keys',
   'keybridge_denylist',
