@@ -1,4 +1,4 @@
-import type { KeyQuotaRefill, KeyRateLimit } from './api-key.entity.js';
+import type { KeyQuotaRefill } from './api-key.entity.js';
 import type { QuotaHolder } from './quota.rows.js';
 import type { SubjectLimitsEntity } from './subject-limits.entity.js';
 import type { NamedLimit } from '../interfaces/rate-limit.interface.js';
@@ -8,7 +8,6 @@ import { namedLimitsOf } from './key-rate-limits.js';
 export class OwnerLimits implements QuotaHolder {
   /** The subject: the id of the row and of the owner's counters. */
   readonly id: string;
-  readonly rateLimit: KeyRateLimit | null;
   /** The rate limit as the limiter counts it (`default`), or `null`. */
   readonly rateLimits: readonly NamedLimit[] | null;
   readonly hasQuota: boolean;
@@ -18,7 +17,6 @@ export class OwnerLimits implements QuotaHolder {
 
   constructor(record: SubjectLimitsEntity) {
     this.id = record.subject;
-    this.rateLimit = record.rateLimit;
     this.rateLimits = namedLimitsOf(record.rateLimit);
     this.hasQuota = record.remaining !== null;
     this.quotaRefill = record.quotaRefill;
