@@ -8,8 +8,12 @@ import {
 } from './error-headers.js';
 import { KeybridgeError, type KeybridgeErrorBody } from './keybridge.error.js';
 
-/** Whose limit a 429 reached: the key's own (or the module default), or its owner's. */
-type LimitScope = 'key' | 'owner';
+/**
+ * Whose limit refused a request, as a 429 names it: the key's own (or the module default), or its owner's.
+ *
+ * @publicApi
+ */
+export type LimitScope = 'key' | 'owner';
 
 /** The 429 body of a key's or owner's limit: the usual four fields and `scope` (and `limit` for rate limits). */
 export interface LimitErrorBody extends KeybridgeErrorBody {

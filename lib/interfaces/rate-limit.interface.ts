@@ -1,4 +1,5 @@
 import type { Duration } from '../common/duration.util.js';
+import type { LimitScope } from '../errors/index.js';
 
 /**
  * How a limit counts. `sliding` (the default): an exact sliding window: the whole limit may be spent at once,
@@ -9,12 +10,7 @@ import type { Duration } from '../common/duration.util.js';
  */
 export type LimitPolicy = 'sliding' | 'smooth';
 
-/**
- * Whose limit refused a request, as a 429 names it: the key's own (or the module default), or its owner's.
- *
- * @publicApi
- */
-export type LimitScope = 'key' | 'owner';
+export type { LimitScope };
 
 /**
  * A rate limit as options and key settings give it: at most `limit` units of cost per `window`.
